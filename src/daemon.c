@@ -1,0 +1,159 @@
+/*
+ * Running one view.  Ordering matters: everything that can fail because of
+ * bad input is checked before the mount, and the parent of a daemonizing
+ * storeview returns only once the mount is ready, so `storeview` or
+ * `mount` returning means the view works.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "daemon.h"
+#include "fs.h"
+#include "log.h"
+#include "mountpoint.h"
+#include "source.h"
+
+struct signal_thread {
+	pthread_t thread;
+	sigset_t set;
+	struct sv_fs *fs;
+	volatile bool quit;
+};
+
+/* SIGUSR1 logs the counters; the loop threads never see these signals. */
+static void *signal_main(void *data)
+{
+	struct signal_thread *st = data;
+	int sig;
+
+	while (sigwait(&st->set, &sig) == 0 && !st->quit) {
+		if (sig == SIGUSR1)
+			sv_fs_log_stats(st->fs);
+		else if (sig == SIGHUP)
+			g_message("SIGHUP: nothing to reload");
+	}
+	return NULL;
+}
+
+static void notify_ready(const struct sv_options *opts)
+{
+	if (opts->ready_fd >= 0) {
+		char byte = 1;
+
+		if (write(opts->ready_fd, &byte, 1) != 1)
+			g_warning("cannot signal readiness: %s", g_strerror(errno));
+		close(opts->ready_fd);
+	}
+#ifdef HAVE_LIBSYSTEMD
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s at %s", opts->source, opts->mountpoint);
+#endif
+}
+
+static int serve(struct fuse_session *se, const struct sv_options *opts)
+{
+	struct fuse_loop_config *config;
+	int ret;
+
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	config = fuse_loop_cfg_create();
+	/* One /dev/fuse fd per thread spreads requests without a shared queue lock. */
+	fuse_loop_cfg_set_clone_fd(config, 1);
+	fuse_loop_cfg_set_max_threads(config, opts->max_threads);
+	fuse_loop_cfg_set_idle_threads(config, opts->max_threads);
+	ret = fuse_session_loop_mt(se, config);
+	fuse_loop_cfg_destroy(config);
+	return ret;
+}
+
+int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
+{
+	struct sv_fs fs = { .opts = opts };
+	struct signal_thread sigs = { .fs = &fs };
+	struct fuse_session *se = NULL;
+	char *error = NULL;
+	int status = SV_EXIT_USAGE;
+	bool mounted = false, sigthread = false;
+
+	fs.root_fd = sv_source_open(opts->source, &error);
+	if (fs.root_fd < 0)
+		goto out;
+	fs.inodes = sv_inode_table_new(fs.root_fd, opts->dir_fd_cache);
+	if (!fs.inodes) {
+		error = g_strdup_printf("SOURCE '%s': %s", opts->source, g_strerror(errno));
+		close(fs.root_fd);
+		goto out;
+	}
+	if (sv_mountpoint_prepare(opts->mountpoint, opts->source, opts->recover_stale, &error) < 0)
+		goto out;
+
+	se = fuse_session_new(fuse_args, &sv_ops, sizeof(sv_ops), &fs);
+	if (!se) {
+		error = g_strdup("invalid FUSE options");
+		goto out;
+	}
+	status = SV_EXIT_MOUNT;
+	if (fuse_set_signal_handlers(se) < 0) {
+		error = g_strdup("cannot install signal handlers");
+		goto out;
+	}
+	if (fuse_session_mount(se, opts->mountpoint) < 0) {
+		error = g_strdup_printf("cannot mount on '%s'", opts->mountpoint);
+		goto out;
+	}
+	mounted = true;
+	g_debug("mounted %s at %s (owner %u:%u)", opts->source, opts->mountpoint,
+		(unsigned)opts->uid, (unsigned)opts->gid);
+
+	if (fuse_daemonize(opts->foreground) < 0) {
+		error = g_strdup("cannot detach from the terminal");
+		goto out;
+	}
+	if (!opts->foreground)
+		sv_log_to_syslog();
+
+	/* Blocked before any thread starts, so only signal_main receives them. */
+	sigemptyset(&sigs.set);
+	sigaddset(&sigs.set, SIGUSR1);
+	sigaddset(&sigs.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs.set, NULL);
+	if (pthread_create(&sigs.thread, NULL, signal_main, &sigs) == 0)
+		sigthread = true;
+
+	notify_ready(opts);
+	status = serve(se, opts) == 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+out:
+	if (sigthread) {
+		sigs.quit = true;
+		pthread_kill(sigs.thread, SIGUSR1);
+		pthread_join(sigs.thread, NULL);
+	}
+	if (se) {
+		if (mounted)
+			fuse_session_unmount(se);
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	if (fs.inodes) {
+		if (mounted)
+			sv_fs_log_stats(&fs);
+		sv_inode_table_free(fs.inodes);
+	}
+	if (error) {
+		g_printerr("storeview: %s\n", error);
+		g_free(error);
+	}
+	return status;
+}

@@ -1,0 +1,281 @@
+/* The inode table and the directory fd cache; see inodes.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "inodes.h"
+
+struct sv_inode_table {
+	GMutex lock;
+	GHashTable *by_dev_ino;		/* sv_inode * -> itself */
+	struct sv_inode root;
+	/* Least recently used cached directory fd at lru_tail. */
+	struct sv_inode *lru_head, *lru_tail;
+	unsigned int dir_fds;
+	unsigned int max_dir_fds;
+};
+
+static guint dev_ino_hash(gconstpointer key)
+{
+	const struct sv_inode *inode = key;
+	guint64 ino = inode->ino, dev = inode->dev;
+
+	return (guint)(ino ^ (ino >> 32) ^ (dev * 0x9e3779b97f4a7c15ULL >> 32));
+}
+
+static gboolean dev_ino_equal(gconstpointer a, gconstpointer b)
+{
+	const struct sv_inode *x = a, *y = b;
+
+	return x->ino == y->ino && x->dev == y->dev;
+}
+
+static void fill_from_stat(struct sv_inode *inode, const struct stat *st)
+{
+	inode->dev = st->st_dev;
+	inode->ino = st->st_ino;
+	inode->mode = st->st_mode;
+	inode->uid = st->st_uid;
+	inode->gid = st->st_gid;
+}
+
+struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds)
+{
+	struct sv_inode_table *table = g_new0(struct sv_inode_table, 1);
+	struct stat st;
+
+	if (fstat(root_fd, &st) < 0) {
+		g_free(table);
+		return NULL;
+	}
+	g_mutex_init(&table->lock);
+	table->by_dev_ino = g_hash_table_new(dev_ino_hash, dev_ino_equal);
+	table->max_dir_fds = max_dir_fds;
+	fill_from_stat(&table->root, &st);
+	/* The root is never forgotten and its fd never evicted. */
+	table->root.refs = 1;
+	table->root.fd = root_fd;
+	g_hash_table_add(table->by_dev_ino, &table->root);
+	return table;
+}
+
+static void free_inode(struct sv_inode *inode)
+{
+	g_free(inode->name);
+	g_free(inode);
+}
+
+void sv_inode_table_free(struct sv_inode_table *table)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	if (!table)
+		return;
+	g_hash_table_iter_init(&iter, table->by_dev_ino);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		struct sv_inode *inode = key;
+
+		if (inode->fd >= 0)
+			close(inode->fd);
+		if (inode != &table->root)
+			free_inode(inode);
+	}
+	g_hash_table_destroy(table->by_dev_ino);
+	g_mutex_clear(&table->lock);
+	g_free(table);
+}
+
+struct sv_inode *sv_inode_table_root(struct sv_inode_table *table)
+{
+	return &table->root;
+}
+
+struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
+				       struct sv_inode *parent, const char *name,
+				       const struct stat *st)
+{
+	struct sv_inode key = { .dev = st->st_dev, .ino = st->st_ino };
+	struct sv_inode *inode;
+
+	g_mutex_lock(&table->lock);
+	inode = g_hash_table_lookup(table->by_dev_ino, &key);
+	if (!inode) {
+		inode = g_new0(struct sv_inode, 1);
+		fill_from_stat(inode, st);
+		inode->fd = -1;
+		inode->name = g_strdup(name);
+		inode->parent = parent;
+		parent->refs++;
+		g_hash_table_add(table->by_dev_ino, inode);
+	}
+	inode->refs++;
+	g_mutex_unlock(&table->lock);
+	return inode;
+}
+
+static void lru_unlink(struct sv_inode_table *table, struct sv_inode *inode)
+{
+	if (inode->lru_prev)
+		inode->lru_prev->lru_next = inode->lru_next;
+	else
+		table->lru_head = inode->lru_next;
+	if (inode->lru_next)
+		inode->lru_next->lru_prev = inode->lru_prev;
+	else
+		table->lru_tail = inode->lru_prev;
+	inode->lru_prev = inode->lru_next = NULL;
+}
+
+static void lru_push_front(struct sv_inode_table *table, struct sv_inode *inode)
+{
+	inode->lru_prev = NULL;
+	inode->lru_next = table->lru_head;
+	if (table->lru_head)
+		table->lru_head->lru_prev = inode;
+	table->lru_head = inode;
+	if (!table->lru_tail)
+		table->lru_tail = inode;
+}
+
+static void drop_cached_fd(struct sv_inode_table *table, struct sv_inode *inode)
+{
+	lru_unlink(table, inode);
+	close(inode->fd);
+	inode->fd = -1;
+	table->dir_fds--;
+}
+
+/* Closes unused cached fds, oldest first, until at most keep remain. */
+static void evict_dir_fds(struct sv_inode_table *table, unsigned int keep)
+{
+	struct sv_inode *inode = table->lru_tail;
+
+	while (inode && table->dir_fds > keep) {
+		struct sv_inode *prev = inode->lru_prev;
+
+		if (inode->fd_users == 0)
+			drop_cached_fd(table, inode);
+		inode = prev;
+	}
+}
+
+/* Called with the lock held; frees inode and any parents it kept alive. */
+static void unref_locked(struct sv_inode_table *table, struct sv_inode *inode,
+			 uint64_t count)
+{
+	while (inode && inode != &table->root) {
+		struct sv_inode *parent = inode->parent;
+
+		g_assert(inode->refs >= count);
+		inode->refs -= count;
+		if (inode->refs > 0)
+			return;
+		g_hash_table_remove(table->by_dev_ino, inode);
+		if (inode->fd >= 0)
+			drop_cached_fd(table, inode);
+		free_inode(inode);
+		inode = parent;
+		count = 1;
+	}
+}
+
+void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,
+			   uint64_t nlookup)
+{
+	g_mutex_lock(&table->lock);
+	unref_locked(table, inode, nlookup);
+	g_mutex_unlock(&table->lock);
+}
+
+static int open_child_dir(int parent_fd, const struct sv_inode *dir)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(parent_fd, dir->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	/* The name now leads elsewhere: this inode is gone from SOURCE. */
+	if (st.st_dev != dir->dev || st.st_ino != dir->ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
+{
+	int parent_fd, fd;
+
+	g_mutex_lock(&table->lock);
+	if (dir->fd >= 0) {
+		dir->fd_users++;
+		if (dir != &table->root) {
+			lru_unlink(table, dir);
+			lru_push_front(table, dir);
+		}
+		fd = dir->fd;
+		g_mutex_unlock(&table->lock);
+		return fd;
+	}
+	g_mutex_unlock(&table->lock);
+
+	if (!S_ISDIR(dir->mode))
+		return -ENOTDIR;
+	parent_fd = sv_inode_get_dirfd(table, dir->parent);
+	if (parent_fd < 0)
+		return parent_fd;
+	fd = open_child_dir(parent_fd, dir);
+	if (fd == -EMFILE || fd == -ENFILE) {
+		/* Give back what the cache holds and try once more. */
+		g_mutex_lock(&table->lock);
+		evict_dir_fds(table, 0);
+		g_mutex_unlock(&table->lock);
+		fd = open_child_dir(parent_fd, dir);
+	}
+	sv_inode_put_dirfd(table, dir->parent);
+	if (fd < 0)
+		return fd;
+
+	g_mutex_lock(&table->lock);
+	if (dir->fd >= 0) {
+		/* Another thread cached it meanwhile. */
+		close(fd);
+	} else {
+		dir->fd = fd;
+		table->dir_fds++;
+		lru_push_front(table, dir);
+	}
+	dir->fd_users++;
+	evict_dir_fds(table, table->max_dir_fds);
+	fd = dir->fd;
+	g_mutex_unlock(&table->lock);
+	return fd;
+}
+
+void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
+{
+	g_mutex_lock(&table->lock);
+	g_assert(dir->fd_users > 0);
+	dir->fd_users--;
+	g_mutex_unlock(&table->lock);
+}
+
+void sv_inode_table_counts(struct sv_inode_table *table, unsigned int *inodes,
+			   unsigned int *dir_fds)
+{
+	g_mutex_lock(&table->lock);
+	*inodes = g_hash_table_size(table->by_dev_ino);
+	*dir_fds = table->dir_fds;
+	g_mutex_unlock(&table->lock);
+}

@@ -1,0 +1,65 @@
+/*
+ * The inode table: every entry the kernel knows, keyed by (st_dev, st_ino),
+ * and a bounded cache of directory fds through which entries are reached.
+ *
+ * No inode holds an fd of its own.  Each remembers its parent and its name,
+ * and is reached as (parent directory fd, name) with *at() calls that never
+ * follow symlinks, so the view cannot leave SOURCE and a store of millions
+ * of files needs no more fds than the cache allows.
+ */
+#ifndef STOREVIEW_INODES_H
+#define STOREVIEW_INODES_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct sv_inode {
+	dev_t dev;
+	ino_t ino;
+	/* Real type, permissions and ownership, for permission checks. */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	struct sv_inode *parent;	/* NULL for the root; holds a reference */
+	char *name;			/* name in parent; NULL for the root */
+	uint64_t refs;			/* kernel lookups plus child inodes */
+	/* Directory fd cache: fd is an O_PATH fd or -1. */
+	int fd;
+	unsigned int fd_users;
+	struct sv_inode *lru_prev, *lru_next;
+};
+
+struct sv_inode_table;
+
+/* Takes ownership of root_fd, an O_PATH directory fd of SOURCE. */
+struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds);
+void sv_inode_table_free(struct sv_inode_table *table);
+
+struct sv_inode *sv_inode_table_root(struct sv_inode_table *table);
+
+/*
+ * Finds the inode for st (found as name in parent) or adds it, and counts
+ * one kernel lookup on it.
+ */
+struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
+				       struct sv_inode *parent, const char *name,
+				       const struct stat *st);
+
+/* Drops nlookup kernel lookups; the inode is freed when none remain. */
+void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,
+			   uint64_t nlookup);
+
+/*
+ * An O_PATH fd of a directory inode, held until sv_inode_put_dirfd().
+ * Returns the fd or a negative errno (-ESTALE if the name in SOURCE no
+ * longer leads to this directory).
+ */
+int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir);
+void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir);
+
+/* Counts for statistics. */
+void sv_inode_table_counts(struct sv_inode_table *table, unsigned int *inodes,
+			   unsigned int *dir_fds);
+
+#endif

@@ -1,0 +1,662 @@
+/*
+ * The FUSE operations of the view.  Every entry is reached as (its parent's
+ * directory fd, its name) with *at() calls that never follow symlinks;
+ * every writing operation answers EROFS.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "fs.h"
+#include "policy.h"
+
+#define STAT_ADD(fs, field) __atomic_add_fetch(&(fs)->stats.field, 1, __ATOMIC_RELAXED)
+#define MAX_GROUPS 64
+
+struct sv_dir {
+	DIR *dp;
+	off_t offset;
+	struct dirent *entry;	/* read but not yet sent: it did not fit */
+};
+
+static struct sv_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct sv_inode *inode_of(struct sv_fs *fs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return sv_inode_table_root(fs->inodes);
+	return (struct sv_inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(struct sv_fs *fs, struct sv_inode *inode)
+{
+	if (inode == sv_inode_table_root(fs->inodes))
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)inode;
+}
+
+/* Checks the caller against SOURCE's real owner and mode, see policy.h. */
+static bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[MAX_GROUPS];
+	struct sv_caller caller = { .uid = ctx->uid, .gid = ctx->gid };
+
+	if (sv_policy_needs_groups(inode->mode, inode->uid, inode->gid,
+				   ctx->uid, ctx->gid, want)) {
+		int n = fuse_req_getgroups(req, MAX_GROUPS, groups);
+
+		if (n > 0) {
+			caller.groups = groups;
+			caller.ngroups = MIN(n, MAX_GROUPS);
+		}
+	}
+	if (sv_policy_may_access(inode->mode, inode->uid, inode->gid, &caller, want))
+		return true;
+	STAT_ADD(fs_of(req), denied);
+	return false;
+}
+
+/*
+ * The directory an entry is reached from, held until put_parent_fd();
+ * for the root, the root itself with an empty name (use AT_EMPTY_PATH).
+ */
+static int get_parent_fd(struct sv_fs *fs, struct sv_inode *inode, const char **name)
+{
+	if (!inode->parent) {
+		*name = "";
+		return sv_inode_get_dirfd(fs->inodes, inode);
+	}
+	*name = inode->name;
+	return sv_inode_get_dirfd(fs->inodes, inode->parent);
+}
+
+static void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
+{
+	sv_inode_put_dirfd(fs->inodes, inode->parent ? inode->parent : inode);
+}
+
+static bool same_inode(const struct stat *st, const struct sv_inode *inode)
+{
+	return st->st_dev == inode->dev && st->st_ino == inode->ino;
+}
+
+static int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
+{
+	const char *name;
+	int dirfd, ret = 0;
+
+	dirfd = get_parent_fd(fs, inode, &name);
+	if (dirfd < 0)
+		return dirfd;
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0)
+		ret = -errno;
+	else if (!same_inode(st, inode))
+		ret = -ESTALE;
+	put_parent_fd(fs, inode);
+	if (ret == 0)
+		sv_policy_present_attr(st, fs->opts->uid, fs->opts->gid);
+	return ret;
+}
+
+static void sv_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Replies to reads splice straight from the backing file. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~(unsigned int)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
+				      FUSE_CAP_WRITEBACK_CACHE);
+	conn->time_gran = 1;
+}
+
+/* Looks name up in parent and counts one kernel lookup of the result. */
+static int do_lookup(struct sv_fs *fs, struct sv_inode *parent, int dirfd,
+		     const char *name, struct fuse_entry_param *e)
+{
+	struct sv_inode *inode;
+
+	memset(e, 0, sizeof(*e));
+	if (fstatat(dirfd, name, &e->attr, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	inode = sv_inode_table_lookup(fs->inodes, parent, name, &e->attr);
+	sv_policy_present_attr(&e->attr, fs->opts->uid, fs->opts->gid);
+	e->ino = ino_of(fs, inode);
+	e->attr_timeout = fs->opts->timeout;
+	e->entry_timeout = fs->opts->timeout;
+	STAT_ADD(fs, lookups);
+	return 0;
+}
+
+static void sv_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *parent = inode_of(fs, parent_ino);
+	struct fuse_entry_param e;
+	int dirfd, ret;
+
+	if (!sv_policy_name_is_valid(name)) {
+		fuse_reply_err(req, strlen(name) > NAME_MAX ? ENAMETOOLONG : ENOENT);
+		return;
+	}
+	if (!caller_may(req, parent, SV_ACCESS_EXEC)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	dirfd = sv_inode_get_dirfd(fs->inodes, parent);
+	if (dirfd < 0) {
+		fuse_reply_err(req, -dirfd);
+		return;
+	}
+	ret = do_lookup(fs, parent, dirfd, name, &e);
+	sv_inode_put_dirfd(fs->inodes, parent);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void sv_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct sv_fs *fs = fs_of(req);
+
+	sv_inode_table_forget(fs->inodes, inode_of(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void sv_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct sv_fs *fs = fs_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		sv_inode_table_forget(fs->inodes, inode_of(fs, forgets[i].ino),
+				      forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void sv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct stat st;
+	int ret = stat_inode(fs, inode_of(fs, ino), &st);
+
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, fs->opts->timeout);
+}
+
+static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
+	char target[PATH_MAX + 1];
+	const char *name;
+	ssize_t len;
+	int dirfd;
+
+	if (!S_ISLNK(inode->mode)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	dirfd = get_parent_fd(fs, inode, &name);
+	if (dirfd < 0) {
+		fuse_reply_err(req, -dirfd);
+		return;
+	}
+	len = readlinkat(dirfd, name, target, sizeof(target));
+	put_parent_fd(fs, inode);
+	if (len < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if ((size_t)len >= sizeof(target)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	target[len] = '\0';
+	fuse_reply_readlink(req, target);
+}
+
+static void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
+	struct sv_dir *dir;
+	int fd, dfd;
+
+	if (!caller_may(req, inode, SV_ACCESS_READ)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	fd = sv_inode_get_dirfd(fs->inodes, inode);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sv_inode_put_dirfd(fs->inodes, inode);
+	if (dfd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	dir = g_new0(struct sv_dir, 1);
+	dir->dp = fdopendir(dfd);
+	if (!dir->dp) {
+		int err = errno;
+
+		close(dfd);
+		g_free(dir);
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)dir;
+	/* Store directories never change, but the root gains and loses paths. */
+	if (inode->parent) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		closedir(dir->dp);
+		g_free(dir);
+	}
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/* Adds one directory entry to buf; returns its size, more than rem if it did not fit. */
+static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_inode,
+			struct sv_dir *dir, char *buf, size_t rem, bool plus, int *err)
+{
+	struct dirent *d = dir->entry;
+	struct fuse_entry_param e = { 0 };
+	size_t size;
+
+	*err = 0;
+	if (!plus) {
+		struct stat st = { .st_ino = d->d_ino, .st_mode = (mode_t)d->d_type << 12 };
+
+		return fuse_add_direntry(req, buf, rem, d->d_name, &st, d->d_off);
+	}
+	if (is_dot_or_dotdot(d->d_name)) {
+		e.attr.st_ino = d->d_ino;
+		e.attr.st_mode = (mode_t)d->d_type << 12;
+	} else {
+		*err = do_lookup(fs, dir_inode, dirfd(dir->dp), d->d_name, &e);
+		if (*err < 0)
+			return 0;
+	}
+	size = fuse_add_direntry_plus(req, buf, rem, d->d_name, &e, d->d_off);
+	/* The kernel will not see this entry now: undo its lookup. */
+	if (size > rem && e.ino)
+		sv_inode_table_forget(fs->inodes, inode_of(fs, e.ino), 1);
+	return size;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *dir_inode = inode_of(fs, ino);
+	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh;
+	g_autofree char *buf = g_malloc(size);
+	size_t used = 0;
+	int err = 0;
+
+	if (offset != dir->offset) {
+		seekdir(dir->dp, offset);
+		dir->entry = NULL;
+		dir->offset = offset;
+	}
+	for (;;) {
+		size_t entsize;
+
+		if (!dir->entry) {
+			errno = 0;
+			dir->entry = readdir(dir->dp);
+			if (!dir->entry) {
+				err = errno;
+				break;
+			}
+		}
+		entsize = add_entry(req, fs, dir_inode, dir, buf + used, size - used, plus, &err);
+		if (err == 0 && entsize > size - used)
+			break;
+		/* An entry that vanished since readdir is simply not listed. */
+		used += err == 0 ? entsize : 0;
+		err = 0;
+		dir->offset = dir->entry->d_off;
+		dir->entry = NULL;
+	}
+	if (err && used == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, used);
+}
+
+static void sv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, false);
+}
+
+static void sv_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, true);
+}
+
+static void sv_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh;
+
+	closedir(dir->dp);
+	g_free(dir);
+	fuse_reply_err(req, 0);
+}
+
+static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
+	bool dropped_noatime;
+	const char *name;
+	struct stat st;
+	int flags, dirfd, fd, ret;
+
+	STAT_ADD(fs, opens);
+	ret = sv_policy_backing_open_flags(fi->flags, &flags, &dropped_noatime);
+	if (dropped_noatime) {
+		STAT_ADD(fs, noatime_dropped);
+		g_debug("open of inode %lu asked for O_NOATIME: dropped", (unsigned long)inode->ino);
+	}
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	/* Only regular files are ever opened for I/O on the host. */
+	if (!S_ISREG(inode->mode)) {
+		fuse_reply_err(req, S_ISDIR(inode->mode) ? EISDIR : EACCES);
+		return;
+	}
+	if (!caller_may(req, inode, SV_ACCESS_READ)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	dirfd = get_parent_fd(fs, inode, &name);
+	if (dirfd < 0) {
+		fuse_reply_err(req, -dirfd);
+		return;
+	}
+	fd = openat(dirfd, name, flags);
+	ret = fd < 0 ? -errno : 0;
+	put_parent_fd(fs, inode);
+	if (ret == 0 && (fstat(fd, &st) < 0 || !same_inode(&st, inode)))
+		ret = -ESTALE;
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uint64_t)fd;
+	/* Store files never change: keep their pages, and closing needs no flush. */
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		close(fd);
+}
+
+static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	STAT_ADD(fs_of(req), reads);
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = offset;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void sv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	close((int)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void sv_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void sv_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct statvfs sv;
+
+	if (fstatvfs(fs->root_fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/*
+ * xattr calls have no *at() form here: go through /proc/self/fd of the
+ * parent, whose last component (a checked name) is not followed.
+ */
+static int xattr_path(struct sv_fs *fs, struct sv_inode *inode, char *path, size_t size)
+{
+	const char *name;
+	int dirfd = get_parent_fd(fs, inode, &name);
+
+	if (dirfd < 0)
+		return dirfd;
+	if (*name)
+		snprintf(path, size, "/proc/self/fd/%d/%s", dirfd, name);
+	else
+		snprintf(path, size, "/proc/self/fd/%d", dirfd);
+	return 0;
+}
+
+static void reply_xattr_result(fuse_req_t req, ssize_t len, const char *value, size_t size)
+{
+	if (len < 0)
+		fuse_reply_err(req, errno);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else
+		fuse_reply_buf(req, value, (size_t)len);
+}
+
+static void sv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *xname, size_t size)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
+	char path[64 + NAME_MAX];
+	g_autofree char *value = size ? g_malloc(size) : NULL;
+	ssize_t len;
+	int ret = xattr_path(fs, inode, path, sizeof(path));
+
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	/* The root's path is the /proc link itself, which must be followed. */
+	if (inode->parent)
+		len = lgetxattr(path, xname, value, size);
+	else
+		len = getxattr(path, xname, value, size);
+	reply_xattr_result(req, len, value, size);
+	put_parent_fd(fs, inode);
+}
+
+static void sv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
+	char path[64 + NAME_MAX];
+	g_autofree char *value = size ? g_malloc(size) : NULL;
+	ssize_t len;
+	int ret = xattr_path(fs, inode, path, sizeof(path));
+
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	if (inode->parent)
+		len = llistxattr(path, value, size);
+	else
+		len = listxattr(path, value, size);
+	reply_xattr_result(req, len, value, size);
+	put_parent_fd(fs, inode);
+}
+
+/* The mount is read-only, so the kernel answers most writes itself; these are the backstop. */
+static void reply_erofs(fuse_req_t req)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void sv_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void sv_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	reply_erofs(req);
+}
+
+static void sv_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	reply_erofs(req);
+}
+
+static void sv_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_erofs(req);
+}
+
+static void sv_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	reply_erofs(req);
+}
+
+static void sv_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	reply_erofs(req);
+}
+
+static void sv_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	reply_erofs(req);
+}
+
+static void sv_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void sv_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+			 off_t off, struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void sv_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	reply_erofs(req);
+}
+
+static void sv_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	reply_erofs(req);
+}
+
+static void sv_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			 off_t length, struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void sv_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			       off_t off_out, struct fuse_file_info *fi_out,
+			       size_t len, int flags)
+{
+	reply_erofs(req);
+}
+
+const struct fuse_lowlevel_ops sv_ops = {
+	.init = sv_init,
+	.lookup = sv_lookup,
+	.forget = sv_forget,
+	.forget_multi = sv_forget_multi,
+	.getattr = sv_getattr,
+	.readlink = sv_readlink,
+	.opendir = sv_opendir,
+	.readdir = sv_readdir,
+	.readdirplus = sv_readdirplus,
+	.releasedir = sv_releasedir,
+	.open = sv_open,
+	.read = sv_read,
+	.release = sv_release,
+	.flush = sv_flush,
+	.statfs = sv_statfs,
+	.getxattr = sv_getxattr,
+	.listxattr = sv_listxattr,
+	.setattr = sv_setattr,
+	.mknod = sv_mknod,
+	.mkdir = sv_mkdir,
+	.unlink = sv_remove,
+	.rmdir = sv_remove,
+	.symlink = sv_symlink,
+	.rename = sv_rename,
+	.link = sv_link,
+	.create = sv_create,
+	.write_buf = sv_write_buf,
+	.setxattr = sv_setxattr,
+	.removexattr = sv_removexattr,
+	.fallocate = sv_fallocate,
+	.copy_file_range = sv_copy_file_range,
+};
+
+void sv_fs_log_stats(struct sv_fs *fs)
+{
+	unsigned int inodes, dir_fds;
+
+	sv_inode_table_counts(fs->inodes, &inodes, &dir_fds);
+	g_message("stats: lookups=%lu opens=%lu noatime_dropped=%lu reads=%lu denied=%lu inodes=%u dir_fds=%u",
+		  __atomic_load_n(&fs->stats.lookups, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.opens, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.noatime_dropped, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.reads, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.denied, __ATOMIC_RELAXED),
+		  inodes, dir_fds);
+}

@@ -1,0 +1,73 @@
+/* What the view shows and allows; see policy.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+
+#include "policy.h"
+
+int sv_policy_backing_open_flags(int client_flags, int *backing_flags,
+				 bool *dropped_noatime)
+{
+	*dropped_noatime = (client_flags & O_NOATIME) != 0;
+	if ((client_flags & O_ACCMODE) != O_RDONLY ||
+	    (client_flags & (O_TRUNC | O_CREAT | O_APPEND)))
+		return -EROFS;
+	/* Nothing else the client asked for matters to a read-only backing fd. */
+	*backing_flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+	return 0;
+}
+
+void sv_policy_present_attr(struct stat *st, uid_t uid, gid_t gid)
+{
+	st->st_uid = uid;
+	st->st_gid = gid;
+}
+
+static int permission_bits(mode_t mode, uid_t owner, gid_t group,
+			   const struct sv_caller *caller)
+{
+	if (caller->uid == owner)
+		return (mode >> 6) & 7;
+	if (caller->gid == group)
+		return (mode >> 3) & 7;
+	for (size_t i = 0; i < caller->ngroups; i++)
+		if (caller->groups[i] == group)
+			return (mode >> 3) & 7;
+	return mode & 7;
+}
+
+bool sv_policy_may_access(mode_t mode, uid_t owner, gid_t group,
+			  const struct sv_caller *caller, int want)
+{
+	if (caller->uid == 0) {
+		if ((want & SV_ACCESS_EXEC) && !S_ISDIR(mode) && !(mode & 0111))
+			return false;
+		return true;
+	}
+	return (permission_bits(mode, owner, group, caller) & want) == want;
+}
+
+bool sv_policy_needs_groups(mode_t mode, uid_t owner, gid_t group,
+			    uid_t caller_uid, gid_t caller_gid, int want)
+{
+	if (caller_uid == 0 || caller_uid == owner || caller_gid == group)
+		return false;
+	unsigned int bits = (unsigned int)want;
+
+	/* Group bits only matter when they would answer differently. */
+	return (((mode >> 3) & bits) == bits) != ((mode & bits) == bits);
+}
+
+bool sv_policy_name_is_valid(const char *name)
+{
+	size_t len = strnlen(name, NAME_MAX + 1);
+
+	if (len == 0 || len > NAME_MAX)
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	return memchr(name, '/', len) == NULL;
+}

@@ -1,0 +1,57 @@
+/*
+ * What the view shows and allows: reported ownership, which open flags
+ * reach the backing file, who may read what, and which names are valid.
+ * Pure functions, so the unit tests can cover them without a mount.
+ */
+#ifndef STOREVIEW_POLICY_H
+#define STOREVIEW_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* Access bits, as for access(2). */
+enum sv_access {
+	SV_ACCESS_READ = 4,
+	SV_ACCESS_WRITE = 2,
+	SV_ACCESS_EXEC = 1,
+};
+
+/*
+ * Flags for opening the backing file of a client open with client_flags.
+ * Returns -EROFS for anything that could write.  O_NOATIME never passes:
+ * the client's right to it was checked against the reported owner, and the
+ * daemon is rarely the real owner.  *dropped_noatime says if it was asked.
+ */
+int sv_policy_backing_open_flags(int client_flags, int *backing_flags,
+				 bool *dropped_noatime);
+
+/* The view reports one owner for every entry; everything else is SOURCE's. */
+void sv_policy_present_attr(struct stat *st, uid_t uid, gid_t gid);
+
+/* The caller of a request, as far as permission checks need it. */
+struct sv_caller {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;	/* supplementary groups, may be NULL */
+	size_t ngroups;
+};
+
+/*
+ * Whether caller may access an entry with the REAL owner, group and mode
+ * (not the reported ones): the view never lets a user read what SOURCE
+ * would not let them read.  root may do anything but execute a file
+ * without any x bit, as in the kernel.
+ */
+bool sv_policy_may_access(mode_t mode, uid_t owner, gid_t group,
+			  const struct sv_caller *caller, int want);
+
+/* True when only the caller's groups can decide the answer. */
+bool sv_policy_needs_groups(mode_t mode, uid_t owner, gid_t group,
+			    uid_t caller_uid, gid_t caller_gid, int want);
+
+/* A single path component the view will resolve: no '/', not "." or "..". */
+bool sv_policy_name_is_valid(const char *name);
+
+#endif

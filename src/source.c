@@ -1,0 +1,62 @@
+/* Opening SOURCE; see source.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "source.h"
+
+#if defined(HAVE_OPEN_TREE) && defined(HAVE_MOUNT_SETATTR)
+/* A detached, locked-down bind mount of dirfd, or -1 with errno set. */
+static int private_readonly_tree(int dirfd)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOATIME | MOUNT_ATTR_NOSYMFOLLOW,
+		.attr_clr = MOUNT_ATTR__ATIME,
+	};
+	int tree = open_tree(dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+					    AT_RECURSIVE | AT_EMPTY_PATH);
+
+	if (tree < 0)
+		return -1;
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+		int err = errno;
+
+		close(tree);
+		errno = err;
+		return -1;
+	}
+	return tree;
+}
+#endif
+
+int sv_source_open(const char *source, char **error)
+{
+	int fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		*error = g_strdup_printf("SOURCE '%s': %s", source,
+					 errno == ENOTDIR ? "not a directory" : g_strerror(errno));
+		return -1;
+	}
+#if defined(HAVE_OPEN_TREE) && defined(HAVE_MOUNT_SETATTR)
+	int tree = private_readonly_tree(fd);
+
+	if (tree >= 0) {
+		close(fd);
+		return tree;
+	}
+	if (geteuid() == 0)
+		g_warning("cannot lock SOURCE down in a private read-only noatime mount (%s): "
+			  "reads through the view may update atimes in SOURCE", g_strerror(errno));
+	else
+		g_debug("not root: SOURCE is used as it is mounted (%s)", g_strerror(errno));
+#endif
+	return fd;
+}

@@ -1,0 +1,14 @@
+/* Opening SOURCE, the directory the view shows. */
+#ifndef STOREVIEW_SOURCE_H
+#define STOREVIEW_SOURCE_H
+
+/*
+ * Returns an O_PATH fd of SOURCE, or -1 with *error set.  Where the daemon
+ * may (root), the fd lies on a private, detached copy of SOURCE's mount
+ * that is read-only, noatime, nosuid, nodev, noexec and nosymfollow: the
+ * daemon itself then cannot change anything under SOURCE, atimes included,
+ * nor follow any of its symlinks.
+ */
+int sv_source_open(const char *source, char **error);
+
+#endif
