@@ -58,6 +58,10 @@ static const char *const ignored_exact[] = {
 	/* mount(8) passes these by default; the view stays read-only,
 	 * nosuid and nodev whatever they say. */
 	"rw", "suid", "dev",
+	/* A read-only view never updates times nor writes anything. */
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+	"strictatime", "nostrictatime", "lazytime", "nolazytime",
+	"sync", "async", "dirsync",
 	NULL
 };
 static const char *const ignored_prefixes[] = {
@@ -66,10 +70,7 @@ static const char *const ignored_prefixes[] = {
 
 /* libfuse mount options that make sense for a read-only view. */
 static const char *const passed_exact[] = {
-	"allow_other", "allow_root", "auto_unmount",
-	"exec", "noexec", "nosuid", "nodev", "atime", "noatime",
-	"diratime", "nodiratime", "relatime", "norelatime", "strictatime",
-	"nostrictatime", "lazytime", "nolazytime", "sync", "async", "dirsync",
+	"allow_other", "allow_root", "auto_unmount", "exec", "noexec", "nosuid", "nodev",
 	NULL
 };
 static const char *const passed_prefixes[] = {

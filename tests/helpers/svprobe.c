@@ -1,0 +1,310 @@
+/*
+ * svprobe: what the integration tests observe, printed as text they can
+ * compare.  Every subcommand walks or opens without following symlinks.
+ *
+ *   svprobe tree DIR          one line per entry: path, type, mode, size,
+ *                             mtime, nlink, link target, xattrs, sha256
+ *   svprobe files DIR         the regular files, relative paths, NUL-terminated
+ *   svprobe owners DIR        one line per entry: path uid:gid
+ *   svprobe times DIR         one line per entry: path atime mtime ctime
+ *   svprobe noatime-open F... per file: "ok SHA256" or "err ERRNO-NAME"
+ *   svprobe write-attempts D  tries every writing call under D, one line each
+ *                             (fd-based writes need a writable fd, which the
+ *                             opens for writing tried here never give)
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <glib.h>
+
+typedef void (*entry_fn)(const char *root, const char *rel, const struct stat *st);
+
+static const char *errno_name(int err)
+{
+	static const struct { int err; const char *name; } names[] = {
+		{ EPERM, "EPERM" }, { EACCES, "EACCES" }, { EROFS, "EROFS" },
+		{ ENOENT, "ENOENT" }, { ESTALE, "ESTALE" }, { ELOOP, "ELOOP" },
+		{ EISDIR, "EISDIR" }, { ENOTDIR, "ENOTDIR" }, { EEXIST, "EEXIST" },
+		{ EINVAL, "EINVAL" }, { ENXIO, "ENXIO" }, { ENOTCONN, "ENOTCONN" },
+		{ EMFILE, "EMFILE" }, { ENFILE, "ENFILE" }, { EIO, "EIO" },
+		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EXDEV, "EXDEV" }, { EBADF, "EBADF" },
+		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ENODATA, "ENODATA" }, { ETXTBSY, "ETXTBSY" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+		if (names[i].err == err)
+			return names[i].name;
+	return g_strdup_printf("errno%d", err);
+}
+
+/* Names may hold newlines or invalid UTF-8: print them escaped. */
+static char *printable(const char *s)
+{
+	return g_strescape(s, NULL);
+}
+
+static char *sha256_fd(int fd)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		g_checksum_update(sum, (const guchar *)buf, n);
+	if (n < 0)
+		return g_strdup_printf("readerr:%s", errno_name(errno));
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Root's reads of SOURCE must not change its atimes either. */
+static int open_noatime(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOATIME | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+static DIR *opendir_noatime(const char *path)
+{
+	int fd = open_noatime(path, O_RDONLY | O_DIRECTORY);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+
+	if (fd >= 0 && !dp)
+		close(fd);
+	return dp;
+}
+
+static void walk(const char *root, const char *rel, entry_fn fn)
+{
+	g_autofree char *path = *rel ? g_build_filename(root, rel, NULL) : g_strdup(root);
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+
+	if (lstat(path, &st) < 0) {
+		g_autofree char *p = printable(rel);
+		printf("%s lstat-error %s\n", p, errno_name(errno));
+		return;
+	}
+	fn(root, rel, &st);
+	if (!S_ISDIR(st.st_mode))
+		return;
+	dp = opendir_noatime(path);
+	if (!dp) {
+		g_autofree char *p = printable(rel);
+		printf("%s opendir-error %s\n", p, errno_name(errno));
+		return;
+	}
+	while ((d = readdir(dp)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+			g_ptr_array_add(names, g_strdup(d->d_name));
+	closedir(dp);
+	qsort(names->pdata, names->len, sizeof(char *), cmp_names);
+	for (guint i = 0; i < names->len; i++) {
+		g_autofree char *child = *rel ? g_strconcat(rel, "/", names->pdata[i], NULL)
+					      : g_strdup(names->pdata[i]);
+		walk(root, child, fn);
+	}
+}
+
+static char *xattrs_of(const char *path)
+{
+	char names[65536], value[65536];
+	ssize_t len = llistxattr(path, names, sizeof(names));
+	g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+	GString *out = g_string_new("");
+
+	if (len < 0)
+		return g_string_free(out, FALSE);
+	for (char *n = names; n < names + len; n += strlen(n) + 1)
+		g_ptr_array_add(list, g_strdup(n));
+	qsort(list->pdata, list->len, sizeof(char *), cmp_names);
+	for (guint i = 0; i < list->len; i++) {
+		ssize_t vlen = lgetxattr(path, list->pdata[i], value, sizeof(value));
+		g_autofree char *hex = NULL;
+
+		if (vlen < 0) {
+			g_string_append_printf(out, "%s=<%s>;", (char *)list->pdata[i], errno_name(errno));
+			continue;
+		}
+		hex = g_malloc(2 * vlen + 1);
+		for (ssize_t j = 0; j < vlen; j++)
+			sprintf(hex + 2 * j, "%02x", (unsigned char)value[j]);
+		hex[2 * vlen] = '\0';
+		g_string_append_printf(out, "%s=%s;", (char *)list->pdata[i], hex);
+	}
+	return g_string_free(out, FALSE);
+}
+
+static char type_char(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return 'f';
+	case S_IFDIR: return 'd';
+	case S_IFLNK: return 'l';
+	case S_IFIFO: return 'p';
+	case S_IFSOCK: return 's';
+	case S_IFCHR: return 'c';
+	case S_IFBLK: return 'b';
+	}
+	return '?';
+}
+
+static void print_tree_entry(const char *root, const char *rel, const struct stat *st)
+{
+	g_autofree char *path = *rel ? g_build_filename(root, rel, NULL) : g_strdup(root);
+	g_autofree char *p = printable(*rel ? rel : ".");
+	g_autofree char *xattrs = xattrs_of(path);
+	g_autofree char *extra = NULL;
+
+	if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t n = readlink(path, target, PATH_MAX);
+
+		target[n < 0 ? 0 : n] = '\0';
+		g_autofree char *t = printable(target);
+		extra = g_strdup_printf("-> %s", t);
+	} else if (S_ISREG(st->st_mode)) {
+		int fd = open_noatime(path, O_RDONLY);
+
+		if (fd < 0) {
+			extra = g_strdup_printf("openerr:%s", errno_name(errno));
+		} else {
+			extra = sha256_fd(fd);
+			close(fd);
+		}
+	} else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		extra = g_strdup_printf("rdev=%u:%u", major(st->st_rdev), minor(st->st_rdev));
+	} else {
+		extra = g_strdup("");
+	}
+	printf("%s %c %04o size=%lld mtime=%lld.%09ld nlink=%lu xattrs=%s %s\n", p,
+	       type_char(st->st_mode), (unsigned)(st->st_mode & 07777),
+	       S_ISDIR(st->st_mode) ? 0LL : (long long)st->st_size,
+	       (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+	       S_ISDIR(st->st_mode) ? 0UL : (unsigned long)st->st_nlink, xattrs, extra);
+}
+
+static void print_file_entry(const char *root, const char *rel, const struct stat *st)
+{
+	/* NUL-terminated: store names may hold newlines. */
+	if (S_ISREG(st->st_mode))
+		printf("%s%c", rel, '\0');
+}
+
+static void print_owner_entry(const char *root, const char *rel, const struct stat *st)
+{
+	g_autofree char *p = printable(*rel ? rel : ".");
+
+	printf("%s %u:%u\n", p, (unsigned)st->st_uid, (unsigned)st->st_gid);
+}
+
+static void print_times_entry(const char *root, const char *rel, const struct stat *st)
+{
+	g_autofree char *p = printable(*rel ? rel : ".");
+
+	printf("%s atime=%lld.%09ld mtime=%lld.%09ld ctime=%lld.%09ld size=%lld\n", p,
+	       (long long)st->st_atim.tv_sec, st->st_atim.tv_nsec,
+	       (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+	       (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec, (long long)st->st_size);
+}
+
+static int noatime_open(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		g_autofree char *p = printable(argv[i]);
+		int fd = open(argv[i], O_RDONLY | O_NOATIME | O_CLOEXEC);
+
+		if (fd < 0) {
+			printf("%s err %s\n", p, errno_name(errno));
+			continue;
+		}
+		g_autofree char *sum = sha256_fd(fd);
+		printf("%s ok %s\n", p, sum);
+		close(fd);
+	}
+	return 0;
+}
+
+static void report(const char *what, int ret)
+{
+	printf("%s %s\n", what, ret == 0 ? "succeeded" : errno_name(errno));
+}
+
+/* dir must hold a regular file "file", a directory "dir" and a symlink "link". */
+static int write_attempts(const char *dir)
+{
+	g_autofree char *file = g_build_filename(dir, "file", NULL);
+	g_autofree char *sub = g_build_filename(dir, "dir", NULL);
+	g_autofree char *symlink_path = g_build_filename(dir, "link", NULL);
+	g_autofree char *fresh = g_build_filename(dir, "fresh", NULL);
+	int fd;
+
+	fd = open(file, O_WRONLY);
+	report("open-wronly", fd < 0 ? -1 : 0);
+	fd = open(file, O_RDWR);
+	report("open-rdwr", fd < 0 ? -1 : 0);
+	fd = open(file, O_RDONLY | O_TRUNC);
+	report("open-trunc", fd < 0 ? -1 : 0);
+	fd = open(file, O_WRONLY | O_APPEND);
+	report("open-append", fd < 0 ? -1 : 0);
+	fd = open(fresh, O_WRONLY | O_CREAT, 0644);
+	report("create", fd < 0 ? -1 : 0);
+	report("mkdir", mkdir(fresh, 0755));
+	report("mknod-fifo", mkfifo(fresh, 0644));
+	report("unlink", unlink(file));
+	report("rmdir", rmdir(sub));
+	report("rename", rename(file, fresh));
+	report("link", link(file, fresh));
+	report("symlink", symlink("target", fresh));
+	report("chmod", chmod(file, 0777));
+	report("chown", chown(file, 1, 1));
+	report("truncate", truncate(file, 0));
+	report("utimes", utimensat(AT_FDCWD, file, NULL, 0));
+	report("setxattr", setxattr(file, "user.storeview-test", "x", 1, 0));
+	report("removexattr", removexattr(file, "user.test"));
+	report("lchown-link", lchown(symlink_path, 1, 1));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts ARG...\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (strcmp(argv[1], "tree") == 0)
+		walk(argv[2], "", print_tree_entry);
+	else if (strcmp(argv[1], "files") == 0)
+		walk(argv[2], "", print_file_entry);
+	else if (strcmp(argv[1], "owners") == 0)
+		walk(argv[2], "", print_owner_entry);
+	else if (strcmp(argv[1], "times") == 0)
+		walk(argv[2], "", print_times_entry);
+	else if (strcmp(argv[1], "noatime-open") == 0)
+		return noatime_open(argc - 2, argv + 2);
+	else if (strcmp(argv[1], "write-attempts") == 0)
+		return write_attempts(argv[2]);
+	else {
+		fprintf(stderr, "svprobe: unknown command '%s'\n", argv[1]);
+		return 2;
+	}
+	return 0;
+}

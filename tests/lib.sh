@@ -1,0 +1,112 @@
+# Shared helpers for the tests that mount: sourced, never run.
+#
+# Every mount made through sv_mount is unmounted, and every daemon killed,
+# when the test exits, fails or is interrupted.  Exit status follows
+# automake: 0 pass, 77 skip, 99 hard error, anything else fail.
+
+set -euo pipefail
+
+: "${STOREVIEW:?STOREVIEW must name the storeview binary}"
+: "${SVPROBE:?SVPROBE must name the svprobe helper}"
+
+SV_MOUNTS=()
+SV_PIDS=()
+SV_TMP=
+
+sv_skip() { echo "SKIP: $*"; exit 77; }
+sv_fail() { echo "FAIL: $*" >&2; exit 1; }
+sv_pass() { echo "ok: $*"; }
+
+sv_require_fuse() {
+	[ "$(id -u)" = 0 ] || sv_skip "needs root to mount (/dev/fuse is root-only here)"
+	[ -c /dev/fuse ] || sv_skip "no /dev/fuse"
+	command -v setpriv >/dev/null || sv_skip "needs setpriv (util-linux)"
+}
+
+sv_cleanup() {
+	local m p
+	for m in "${SV_MOUNTS[@]}"; do
+		if mountpoint -q "$m" 2>/dev/null || grep -qs " $m " /proc/self/mounts; then
+			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		fi
+	done
+	for p in "${SV_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${SV_PIDS[@]}"; do
+		# A daemon that ignores SIGTERM for 5 s is killed.
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	[ -z "$SV_TMP" ] || rm -rf "$SV_TMP"
+}
+trap sv_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A scratch directory that the unprivileged user can traverse, with a copy
+# of svprobe it can run wherever the build tree lives.
+sv_tmpdir() {
+	SV_TMP=$(mktemp -d /tmp/storeview-test.XXXXXX)
+	chmod 755 "$SV_TMP"
+	install -m 755 "$SVPROBE" "$SV_TMP/svprobe"
+	PROBE="$SV_TMP/svprobe"
+}
+
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+
+sv_is_mounted() { grep -qs " $1 fuse.storeview " /proc/self/mounts; }
+
+# sv_mount SOURCE MOUNTPOINT [storeview options...]: runs the daemon in the
+# foreground, logging to $SV_LOG, and returns once the view is up.
+sv_mount() {
+	local source=$1 mnt=$2
+	shift 2
+	SV_MOUNTS+=("$mnt")
+	SV_LOG=$SV_TMP/daemon.$(basename "$mnt").log
+	"$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
+	SV_DAEMON=$!
+	SV_PIDS+=("$SV_DAEMON")
+	for _ in $(seq 100); do
+		sv_is_mounted "$mnt" && return 0
+		kill -0 "$SV_DAEMON" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$SV_LOG" >&2
+	sv_fail "storeview did not mount $source on $mnt"
+}
+
+# sv_unmount MOUNTPOINT: unmounts and waits for the daemon to exit cleanly.
+sv_unmount() {
+	umount "$1"
+	wait "$SV_DAEMON" || sv_fail "storeview exited with status $? after unmount"
+}
+
+# Root-owned, read-only store fixture covering what the view must keep.
+sv_make_store() {
+	local s=$1
+	mkdir -p "$s"
+	local e="$s/0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12"
+	mkdir -p "$e/bin" "$e/share/doc/deep/er/still" "$e/empty-dir" "$e/lib"
+	printf '#!/bin/sh\necho hello\n' >"$e/bin/hello"
+	chmod 555 "$e/bin/hello"
+	printf 'readme\n' >"$e/share/doc/README"
+	printf 'deep\n' >"$e/share/doc/deep/er/still/file"
+	: >"$e/share/empty-file"
+	head -c 4194304 /dev/urandom >"$e/lib/big.bin"
+	ln "$e/share/doc/README" "$e/share/doc/README.hardlink"
+	ln -s ../share/doc/README "$e/lib/relative-link"
+	ln -s /etc/hostname "$e/lib/absolute-outside"
+	ln -s ../../../outside-canary "$e/lib/dotdot-outside"
+	setfattr -n user.storeview.test -v "some value" "$e/share/doc/README"
+	printf 'only root\n' >"$e/share/secret"
+	chmod 400 "$e/share/secret"
+	printf 'newline\n' >"$e/share/name with
+newline"
+	local f="$s/3x4d0kd7n0h3wjvh1g43r6w9z9nls0vz-lib-1.0"
+	mkdir -p "$f/lib"
+	for i in $(seq 1 50); do printf 'file %s\n' "$i" >"$f/lib/f$i"; done
+	ln -s ../../0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12/bin/hello "$f/lib/cross-entry"
+	find "$s" -type f ! -perm -u+x ! -name secret -exec chmod 444 {} +
+	find "$s" -type d -exec chmod 555 {} +
+	chown -R root:root "$s"
+}

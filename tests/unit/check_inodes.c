@@ -1,0 +1,177 @@
+/* Unit tests for inodes.c on a real directory tree, without a mount. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <check.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "inodes.h"
+#include "suites.h"
+
+static char *tmp;
+static struct sv_inode_table *table;
+
+static void setup(void)
+{
+	int fd;
+
+	tmp = g_dir_make_tmp("storeview-inodes-XXXXXX", NULL);
+	ck_assert_ptr_nonnull(tmp);
+	fd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	table = sv_inode_table_new(fd, 16);
+	ck_assert_ptr_nonnull(table);
+}
+
+static void teardown(void)
+{
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
+
+	sv_inode_table_free(table);
+	ck_assert_int_eq(system(cmd), 0);
+	g_free(tmp);
+}
+
+static struct sv_inode *lookup(struct sv_inode *parent, const char *name)
+{
+	int dirfd = sv_inode_get_dirfd(table, parent);
+	struct stat st;
+
+	ck_assert_int_ge(dirfd, 0);
+	ck_assert_int_eq(fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+	sv_inode_put_dirfd(table, parent);
+	return sv_inode_table_lookup(table, parent, name, &st);
+}
+
+static void counts(unsigned int *inodes, unsigned int *fds)
+{
+	sv_inode_table_counts(table, inodes, fds);
+}
+
+START_TEST(same_file_same_inode)
+{
+	g_autofree char *a = g_build_filename(tmp, "a", NULL);
+	g_autofree char *b = g_build_filename(tmp, "b", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	unsigned int n, fds;
+
+	ck_assert(g_file_set_contents(a, "x", 1, NULL));
+	ck_assert_int_eq(link(a, b), 0);
+	struct sv_inode *ia = lookup(root, "a");
+	struct sv_inode *ib = lookup(root, "b");
+	ck_assert_ptr_eq(ia, ib);	/* hard links are one inode */
+	ck_assert_uint_eq(ia->refs, 2);
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 2);
+	sv_inode_table_forget(table, ia, 2);
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 1);	/* only the root is left */
+}
+END_TEST
+
+START_TEST(forget_frees_parents_kept_alive_by_children)
+{
+	g_autofree char *deep = g_build_filename(tmp, "d1", "d2", "d3", NULL);
+	g_autofree char *file = g_build_filename(deep, "f", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	unsigned int n, fds;
+
+	ck_assert_int_eq(g_mkdir_with_parents(deep, 0755), 0);
+	ck_assert(g_file_set_contents(file, "x", 1, NULL));
+	struct sv_inode *d1 = lookup(root, "d1");
+	struct sv_inode *d2 = lookup(d1, "d2");
+	struct sv_inode *d3 = lookup(d2, "d3");
+	struct sv_inode *f = lookup(d3, "f");
+	ck_assert_ptr_eq(f->parent, d3);
+	/* The kernel forgets the directories first; the file keeps them alive. */
+	sv_inode_table_forget(table, d1, 1);
+	sv_inode_table_forget(table, d2, 1);
+	sv_inode_table_forget(table, d3, 1);
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_str_eq(f->parent->parent->parent->name, "d1");
+	sv_inode_table_forget(table, f, 1);
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(fds, 0);
+}
+END_TEST
+
+START_TEST(dir_fd_cache_is_bounded)
+{
+	struct sv_inode *root = sv_inode_table_root(table);
+	struct sv_inode *dirs[100];
+	unsigned int n, fds;
+
+	for (int i = 0; i < 100; i++) {
+		g_autofree char *name = g_strdup_printf("dir%d", i);
+		g_autofree char *path = g_build_filename(tmp, name, "sub", NULL);
+
+		ck_assert_int_eq(g_mkdir_with_parents(path, 0755), 0);
+		dirs[i] = lookup(root, name);
+		/* Reaching sub needs dir's fd. */
+		lookup(dirs[i], "sub");
+	}
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 201);
+	ck_assert_uint_le(fds, 16);
+	/* Evicted fds are reopened on demand. */
+	int fd = sv_inode_get_dirfd(table, dirs[0]);
+	ck_assert_int_ge(fd, 0);
+	struct stat st;
+	ck_assert_int_eq(fstatat(fd, "sub", &st, 0), 0);
+	sv_inode_put_dirfd(table, dirs[0]);
+}
+END_TEST
+
+START_TEST(renamed_directory_is_stale)
+{
+	g_autofree char *a = g_build_filename(tmp, "a", NULL);
+	g_autofree char *b = g_build_filename(tmp, "b", NULL);
+	g_autofree char *c = g_build_filename(tmp, "c", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+
+	ck_assert_int_eq(mkdir(a, 0755), 0);
+	ck_assert_int_eq(mkdir(c, 0755), 0);
+	struct sv_inode *ia = lookup(root, "a");
+	ck_assert_int_eq(rename(a, b), 0);
+	ck_assert_int_eq(sv_inode_get_dirfd(table, ia), -ENOENT);
+	/* Another directory now under the old name is not this inode. */
+	ck_assert_int_eq(rename(c, a), 0);
+	ck_assert_int_eq(sv_inode_get_dirfd(table, ia), -ESTALE);
+}
+END_TEST
+
+START_TEST(symlink_to_directory_is_not_followed)
+{
+	g_autofree char *real = g_build_filename(tmp, "real", NULL);
+	g_autofree char *link = g_build_filename(tmp, "link", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+
+	ck_assert_int_eq(mkdir(real, 0755), 0);
+	ck_assert_int_eq(symlink("/", link), 0);
+	struct sv_inode *il = lookup(root, "link");
+	ck_assert(S_ISLNK(il->mode));
+	ck_assert_int_eq(sv_inode_get_dirfd(table, il), -ENOTDIR);
+}
+END_TEST
+
+Suite *inodes_suite(void)
+{
+	Suite *s = suite_create("inodes");
+	TCase *tc = tcase_create("inodes");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, same_file_same_inode);
+	tcase_add_test(tc, forget_frees_parents_kept_alive_by_children);
+	tcase_add_test(tc, dir_fd_cache_is_bounded);
+	tcase_add_test(tc, renamed_directory_is_stale);
+	tcase_add_test(tc, symlink_to_directory_is_not_followed);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,19 @@
+/* Runs every unit suite; Check prints the summary line automake shows. */
+#include <stdlib.h>
+#include <check.h>
+
+#include "suites.h"
+
+int main(void)
+{
+	SRunner *runner = srunner_create(options_suite());
+	int failed;
+
+	srunner_add_suite(runner, ids_suite());
+	srunner_add_suite(runner, policy_suite());
+	srunner_add_suite(runner, inodes_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,12 @@
+/* The Check suites of the unit test program, one per source file. */
+#ifndef STOREVIEW_TEST_SUITES_H
+#define STOREVIEW_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *options_suite(void);
+Suite *ids_suite(void);
+Suite *policy_suite(void);
+Suite *inodes_suite(void);
+
+#endif
