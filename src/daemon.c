@@ -29,17 +29,23 @@ struct signal_thread {
 	volatile bool quit;
 };
 
-/* SIGUSR1 logs the counters; the loop threads never see these signals. */
+/* SIGUSR1 logs the counters, SIGHUP re-reads the closure; the loop threads never see these. */
 static void *signal_main(void *data)
 {
 	struct signal_thread *st = data;
 	int sig;
 
 	while (sigwait(&st->set, &sig) == 0 && !st->quit) {
+		char *error = NULL;
+
 		if (sig == SIGUSR1)
 			sv_fs_log_stats(st->fs);
-		else if (sig == SIGHUP)
-			g_message("SIGHUP: nothing to reload");
+		else if (!st->fs->opts->closure_path)
+			g_message("SIGHUP: no closure to reload");
+		else if (sv_fs_load_closure(st->fs, &error) < 0) {
+			g_warning("%s; the previous closure stays in force", error);
+			g_free(error);
+		}
 	}
 	return NULL;
 }
@@ -84,6 +90,8 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	int status = SV_EXIT_USAGE;
 	bool mounted = false, sigthread = false;
 
+	g_rw_lock_init(&fs.closure_lock);
+
 	fs.root_fd = sv_source_open(opts->source, &error);
 	if (fs.root_fd < 0)
 		goto out;
@@ -93,6 +101,8 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		close(fs.root_fd);
 		goto out;
 	}
+	if (sv_fs_load_closure(&fs, &error) < 0)
+		goto out;
 	if (sv_mountpoint_prepare(opts->mountpoint, opts->source, opts->recover_stale, &error) < 0)
 		goto out;
 
@@ -101,6 +111,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		error = g_strdup("invalid FUSE options");
 		goto out;
 	}
+	fs.se = se;
 	status = SV_EXIT_MOUNT;
 	if (fuse_set_signal_handlers(se) < 0) {
 		error = g_strdup("cannot install signal handlers");
@@ -146,11 +157,10 @@ out:
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
-	if (fs.inodes) {
-		if (mounted)
-			sv_fs_log_stats(&fs);
-		sv_inode_table_free(fs.inodes);
-	}
+	if (fs.inodes && mounted)
+		sv_fs_log_stats(&fs);
+	sv_fs_clear(&fs);
+	g_rw_lock_clear(&fs.closure_lock);
 	if (error) {
 		g_printerr("storeview: %s\n", error);
 		g_free(error);

@@ -4,7 +4,9 @@
 
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
+#include <glib.h>
 
+#include "closure.h"
 #include "inodes.h"
 #include "options.h"
 
@@ -14,16 +16,34 @@ struct sv_stats {
 	unsigned long noatime_dropped;
 	unsigned long reads;
 	unsigned long denied;
+	unsigned long hidden;
 };
 
 struct sv_fs {
 	const struct sv_options *opts;
 	struct sv_inode_table *inodes;
 	int root_fd;			/* owned by inodes */
+	struct fuse_session *se;	/* for invalidation notices */
 	struct sv_stats stats;		/* updated with atomic adds */
+	GRWLock closure_lock;
+	struct sv_closure *closure;	/* NULL: every entry is visible */
 };
 
 extern const struct fuse_lowlevel_ops sv_ops;
+
+#define SV_STAT_ADD(fs, field) __atomic_add_fetch(&(fs)->stats.field, 1, __ATOMIC_RELAXED)
+
+/* Whether name in parent is part of the view (the closure filter). */
+bool sv_fs_visible(struct sv_fs *fs, const struct sv_inode *parent, const char *name);
+
+/*
+ * (Re)reads the closure file, if the view has one.  At start a bad file is
+ * fatal (-1 with *error set); on reload the old closure stays in force and
+ * the kernel forgets the entries that left it.
+ */
+int sv_fs_load_closure(struct sv_fs *fs, char **error);
+
+void sv_fs_clear(struct sv_fs *fs);
 
 /* Logs the counters in one line, e.g. at exit or on SIGUSR1. */
 void sv_fs_log_stats(struct sv_fs *fs);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -20,8 +21,8 @@
 
 #include "fs.h"
 #include "policy.h"
+#include "virtfs.h"
 
-#define STAT_ADD(fs, field) __atomic_add_fetch(&(fs)->stats.field, 1, __ATOMIC_RELAXED)
 #define MAX_GROUPS 64
 
 struct sv_dir {
@@ -67,7 +68,7 @@ static bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want)
 	}
 	if (sv_policy_may_access(inode->mode, inode->uid, inode->gid, &caller, want))
 		return true;
-	STAT_ADD(fs_of(req), denied);
+	SV_STAT_ADD(fs_of(req), denied);
 	return false;
 }
 
@@ -90,6 +91,14 @@ static void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
 	sv_inode_put_dirfd(fs->inodes, inode->parent ? inode->parent : inode);
 }
 
+/* What the view shows of an entry whose real lstat is st. */
+static void present_attr(struct sv_fs *fs, struct stat *st)
+{
+	sv_policy_present_attr(st, fs->opts->uid, fs->opts->gid);
+	if (fs->opts->virtfs_xattrs)
+		sv_virtfs_present_attr(st);
+}
+
 static bool same_inode(const struct stat *st, const struct sv_inode *inode)
 {
 	return st->st_dev == inode->dev && st->st_ino == inode->ino;
@@ -109,7 +118,7 @@ static int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 		ret = -ESTALE;
 	put_parent_fd(fs, inode);
 	if (ret == 0)
-		sv_policy_present_attr(st, fs->opts->uid, fs->opts->gid);
+		present_attr(fs, st);
 	return ret;
 }
 
@@ -137,11 +146,11 @@ static int do_lookup(struct sv_fs *fs, struct sv_inode *parent, int dirfd,
 	if (fstatat(dirfd, name, &e->attr, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	inode = sv_inode_table_lookup(fs->inodes, parent, name, &e->attr);
-	sv_policy_present_attr(&e->attr, fs->opts->uid, fs->opts->gid);
+	present_attr(fs, &e->attr);
 	e->ino = ino_of(fs, inode);
 	e->attr_timeout = fs->opts->timeout;
 	e->entry_timeout = fs->opts->timeout;
-	STAT_ADD(fs, lookups);
+	SV_STAT_ADD(fs, lookups);
 	return 0;
 }
 
@@ -154,6 +163,10 @@ static void sv_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 
 	if (!sv_policy_name_is_valid(name)) {
 		fuse_reply_err(req, strlen(name) > NAME_MAX ? ENAMETOOLONG : ENOENT);
+		return;
+	}
+	if (!sv_fs_visible(fs, parent, name)) {
+		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	if (!caller_may(req, parent, SV_ACCESS_EXEC)) {
@@ -293,9 +306,15 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 	size_t size;
 
 	*err = 0;
+	if (!is_dot_or_dotdot(d->d_name) && !sv_fs_visible(fs, dir_inode, d->d_name)) {
+		*err = -ENOENT;
+		return 0;
+	}
 	if (!plus) {
 		struct stat st = { .st_ino = d->d_ino, .st_mode = (mode_t)d->d_type << 12 };
 
+		if (fs->opts->virtfs_xattrs && d->d_type != DT_UNKNOWN)
+			sv_virtfs_present_attr(&st);
 		return fuse_add_direntry(req, buf, rem, d->d_name, &st, d->d_off);
 	}
 	if (is_dot_or_dotdot(d->d_name)) {
@@ -342,7 +361,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		entsize = add_entry(req, fs, dir_inode, dir, buf + used, size - used, plus, &err);
 		if (err == 0 && entsize > size - used)
 			break;
-		/* An entry that vanished since readdir is simply not listed. */
+		/* Hidden entries, and ones that vanished since readdir, are not listed. */
 		used += err == 0 ? entsize : 0;
 		err = 0;
 		dir->offset = dir->entry->d_off;
@@ -375,27 +394,80 @@ static void sv_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * In the mapped-xattr layout a symlink is a regular file holding its target,
+ * and a special file an empty one: serve that content from memory, never
+ * opening the entry itself (a device or fifo must not be opened).
+ */
+static int open_shown_as_file(struct sv_fs *fs, struct sv_inode *inode)
+{
+	char target[PATH_MAX + 1];
+	ssize_t len = 0;
+	int fd;
+
+	if (S_ISLNK(inode->mode)) {
+		const char *name;
+		int dirfd = get_parent_fd(fs, inode, &name);
+
+		if (dirfd < 0)
+			return dirfd;
+		len = readlinkat(dirfd, name, target, sizeof(target));
+		put_parent_fd(fs, inode);
+		if (len < 0)
+			return -errno;
+	}
+	fd = memfd_create("storeview-entry", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (len > 0 && pwrite(fd, target, (size_t)len, 0) != len) {
+		int err = errno ? -errno : -EIO;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int open_backing_file(struct sv_fs *fs, struct sv_inode *inode, int flags)
+{
+	const char *name;
+	struct stat st;
+	int dirfd, fd;
+
+	dirfd = get_parent_fd(fs, inode, &name);
+	if (dirfd < 0)
+		return dirfd;
+	fd = openat(dirfd, name, flags);
+	if (fd < 0)
+		fd = -errno;
+	put_parent_fd(fs, inode);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !same_inode(&st, inode))) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
 static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *inode = inode_of(fs, ino);
-	bool dropped_noatime;
-	const char *name;
-	struct stat st;
-	int flags, dirfd, fd, ret;
+	bool dropped_noatime, as_file;
+	int flags, fd, ret;
 
-	STAT_ADD(fs, opens);
+	SV_STAT_ADD(fs, opens);
 	ret = sv_policy_backing_open_flags(fi->flags, &flags, &dropped_noatime);
 	if (dropped_noatime) {
-		STAT_ADD(fs, noatime_dropped);
+		SV_STAT_ADD(fs, noatime_dropped);
 		g_debug("open of inode %lu asked for O_NOATIME: dropped", (unsigned long)inode->ino);
 	}
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	as_file = fs->opts->virtfs_xattrs && sv_virtfs_shown_as_file(inode->mode);
 	/* Only regular files are ever opened for I/O on the host. */
-	if (!S_ISREG(inode->mode)) {
+	if (!S_ISREG(inode->mode) && !as_file) {
 		fuse_reply_err(req, S_ISDIR(inode->mode) ? EISDIR : EACCES);
 		return;
 	}
@@ -403,20 +475,9 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	dirfd = get_parent_fd(fs, inode, &name);
-	if (dirfd < 0) {
-		fuse_reply_err(req, -dirfd);
-		return;
-	}
-	fd = openat(dirfd, name, flags);
-	ret = fd < 0 ? -errno : 0;
-	put_parent_fd(fs, inode);
-	if (ret == 0 && (fstat(fd, &st) < 0 || !same_inode(&st, inode)))
-		ret = -ESTALE;
-	if (ret < 0) {
-		if (fd >= 0)
-			close(fd);
-		fuse_reply_err(req, -ret);
+	fd = as_file ? open_shown_as_file(fs, inode) : open_backing_file(fs, inode, flags);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
 		return;
 	}
 	fi->fh = (uint64_t)fd;
@@ -432,7 +493,7 @@ static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
-	STAT_ADD(fs_of(req), reads);
+	SV_STAT_ADD(fs_of(req), reads);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = offset;
@@ -479,10 +540,43 @@ static int xattr_path(struct sv_fs *fs, struct sv_inode *inode, char *path, size
 	return 0;
 }
 
-static void reply_xattr_result(fuse_req_t req, ssize_t len, const char *value, size_t size)
+/* The real lstat fields the mapped-xattr layout reports. */
+static int real_stat_for_virtfs(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 {
+	const char *name;
+	int dirfd, ret = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->st_mode = inode->mode;
+	st->st_uid = inode->uid;
+	st->st_gid = inode->gid;
+	if (!S_ISCHR(inode->mode) && !S_ISBLK(inode->mode))
+		return 0;
+	/* Only device numbers are not kept in the inode table. */
+	dirfd = get_parent_fd(fs, inode, &name);
+	if (dirfd < 0)
+		return dirfd;
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0)
+		ret = -errno;
+	put_parent_fd(fs, inode);
+	return ret;
+}
+
+static void reply_synthesized_xattr(fuse_req_t req, struct sv_fs *fs, struct sv_inode *inode,
+				    const char *xname, size_t size)
+{
+	g_autofree char *value = size ? g_malloc(size) : NULL;
+	struct stat st;
+	ssize_t len;
+	int ret = real_stat_for_virtfs(fs, inode, &st);
+
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	len = sv_virtfs_getxattr(&st, xname, value, size);
 	if (len < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, (int)-len);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)len);
 	else
@@ -494,21 +588,49 @@ static void sv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *xname, size_
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *inode = inode_of(fs, ino);
 	char path[64 + NAME_MAX];
-	g_autofree char *value = size ? g_malloc(size) : NULL;
+	g_autofree char *value = NULL;
 	ssize_t len;
-	int ret = xattr_path(fs, inode, path, sizeof(path));
+	int ret;
 
+	if (fs->opts->virtfs_xattrs && sv_virtfs_is_synthesized(xname)) {
+		reply_synthesized_xattr(req, fs, inode, xname, size);
+		return;
+	}
+	ret = xattr_path(fs, inode, path, sizeof(path));
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	value = size ? g_malloc(size) : NULL;
 	/* The root's path is the /proc link itself, which must be followed. */
 	if (inode->parent)
 		len = lgetxattr(path, xname, value, size);
 	else
 		len = getxattr(path, xname, value, size);
-	reply_xattr_result(req, len, value, size);
 	put_parent_fd(fs, inode);
+	if (len < 0)
+		fuse_reply_err(req, errno);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else
+		fuse_reply_buf(req, value, (size_t)len);
+}
+
+/* Drops the names the mapped-xattr layout synthesizes from a real list. */
+static size_t drop_synthesized_names(char *list, size_t len)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = strnlen(list + i, len - i) + 1;
+
+		if (!sv_virtfs_is_synthesized(list + i)) {
+			memmove(list + out, list + i, n);
+			out += n;
+		}
+		i += n;
+	}
+	return out;
 }
 
 static void sv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -516,8 +638,10 @@ static void sv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *inode = inode_of(fs, ino);
 	char path[64 + NAME_MAX];
-	g_autofree char *value = size ? g_malloc(size) : NULL;
-	ssize_t len;
+	/* Room for the whole real list plus the synthesized names. */
+	g_autofree char *list = g_malloc(XATTR_LIST_MAX + 128);
+	ssize_t len, extra;
+	struct stat st;
 	int ret = xattr_path(fs, inode, path, sizeof(path));
 
 	if (ret < 0) {
@@ -525,11 +649,30 @@ static void sv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	if (inode->parent)
-		len = llistxattr(path, value, size);
+		len = llistxattr(path, list, XATTR_LIST_MAX);
 	else
-		len = listxattr(path, value, size);
-	reply_xattr_result(req, len, value, size);
+		len = listxattr(path, list, XATTR_LIST_MAX);
 	put_parent_fd(fs, inode);
+	if (len < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if (fs->opts->virtfs_xattrs) {
+		len = (ssize_t)drop_synthesized_names(list, (size_t)len);
+		ret = real_stat_for_virtfs(fs, inode, &st);
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+		extra = sv_virtfs_listxattr(&st, list + len, 128);
+		len += extra;
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if ((size_t)len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, list, (size_t)len);
 }
 
 /* The mount is read-only, so the kernel answers most writes itself; these are the backstop. */
@@ -646,17 +789,3 @@ const struct fuse_lowlevel_ops sv_ops = {
 	.fallocate = sv_fallocate,
 	.copy_file_range = sv_copy_file_range,
 };
-
-void sv_fs_log_stats(struct sv_fs *fs)
-{
-	unsigned int inodes, dir_fds;
-
-	sv_inode_table_counts(fs->inodes, &inodes, &dir_fds);
-	g_message("stats: lookups=%lu opens=%lu noatime_dropped=%lu reads=%lu denied=%lu inodes=%u dir_fds=%u",
-		  __atomic_load_n(&fs->stats.lookups, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.opens, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.noatime_dropped, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.reads, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.denied, __ATOMIC_RELAXED),
-		  inodes, dir_fds);
-}

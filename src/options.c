@@ -25,6 +25,8 @@ enum {
 	KEY_DEBUG,
 	KEY_SINGLETHREAD,
 	KEY_RECOVER_STALE,
+	KEY_CLOSURE_STRICT,
+	KEY_VIRTFS_XATTRS,
 };
 
 struct parse_state {
@@ -46,6 +48,10 @@ static const struct fuse_opt sv_opt_specs[] = {
 	FUSE_OPT_KEY("--single-thread", KEY_SINGLETHREAD),
 	FUSE_OPT_KEY("recover_stale", KEY_RECOVER_STALE),
 	FUSE_OPT_KEY("--recover-stale", KEY_RECOVER_STALE),
+	FUSE_OPT_KEY("closure_strict", KEY_CLOSURE_STRICT),
+	FUSE_OPT_KEY("--closure-strict", KEY_CLOSURE_STRICT),
+	FUSE_OPT_KEY("virtfs_xattrs", KEY_VIRTFS_XATTRS),
+	FUSE_OPT_KEY("--virtfs-xattrs", KEY_VIRTFS_XATTRS),
 	FUSE_OPT_END
 };
 
@@ -90,6 +96,8 @@ static const struct valued_option valued_options[] = {
 	{ "dir_fd_cache", offsetof(struct sv_options, dir_fd_cache_spec) },
 	{ "max_threads", offsetof(struct sv_options, max_threads_spec) },
 	{ "ready_fd", offsetof(struct sv_options, ready_fd_spec) },
+	{ "closure", offsetof(struct sv_options, closure_path) },
+	{ "store_dir", offsetof(struct sv_options, store_dir) },
 	{ NULL, 0 }
 };
 
@@ -170,6 +178,12 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_RECOVER_STALE:
 		opts->recover_stale = true;
 		return 0;
+	case KEY_CLOSURE_STRICT:
+		opts->closure_strict = true;
+		return 0;
+	case KEY_VIRTFS_XATTRS:
+		opts->virtfs_xattrs = true;
+		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!opts->source)
 			opts->source = g_strdup(arg);
@@ -240,6 +254,19 @@ static int resolve(struct parse_state *st)
 		if (parse_unsigned(st, "max_threads", opts->max_threads_spec, 1, 256, &value) < 0)
 			return -1;
 		opts->max_threads = (unsigned int)value;
+	}
+	if (opts->closure_path && !*opts->closure_path)
+		return fail(st, g_strdup("empty file name in closure="));
+	if (opts->store_dir && opts->store_dir[0] != '/')
+		return fail(st, g_strdup_printf("store_dir='%s' is not an absolute path", opts->store_dir));
+	if (!opts->store_dir)
+		opts->store_dir = g_canonicalize_filename(opts->source, NULL);
+	/* The daemon reads it again on SIGHUP, after it chdir()ed to "/". */
+	if (opts->closure_path) {
+		char *absolute = g_canonicalize_filename(opts->closure_path, NULL);
+
+		g_free(opts->closure_path);
+		opts->closure_path = absolute;
 	}
 	opts->ready_fd = -1;
 	if (opts->ready_fd_spec) {
@@ -323,6 +350,8 @@ void sv_options_clear(struct sv_options *opts)
 	g_free(opts->dir_fd_cache_spec);
 	g_free(opts->max_threads_spec);
 	g_free(opts->ready_fd_spec);
+	g_free(opts->closure_path);
+	g_free(opts->store_dir);
 	free(opts->forced_opts);
 	memset(opts, 0, sizeof(*opts));
 }
@@ -352,6 +381,13 @@ void sv_options_print_usage(const char *progname)
 	       "    -o dir_fd_cache=N      directory fds kept open at most (default %u)\n"
 	       "    -o max_threads=N       request threads at most (default %u)\n"
 	       "    -o recover_stale       if MOUNTPOINT holds a dead view, unmount it first\n"
+	       "    -o closure=FILE        show only the top-level entries FILE lists\n"
+	       "                           (nix-store -qR output); SIGHUP re-reads it\n"
+	       "    -o store_dir=DIR       the store path FILE's lines start with\n"
+	       "                           (default: SOURCE)\n"
+	       "    -o closure_strict      entries of FILE missing from SOURCE are fatal\n"
+	       "    -o virtfs_xattrs       QEMU security_model=mapped-xattr layout: real\n"
+	       "                           owners and modes in user.virtfs.* xattrs\n"
 	       "    -o OPTION              libfuse mount options: allow_root, auto_unmount,\n"
 	       "                           noexec, noatime, fsname=, subtype=, max_read=, ...\n"
 	       "\n"

@@ -20,6 +20,8 @@ struct sv_options {
 	char *dir_fd_cache_spec;
 	char *max_threads_spec;
 	char *ready_fd_spec;
+	char *closure_path;	/* -o closure=FILE, or NULL: every entry visible */
+	char *store_dir;	/* the store path closure lines refer to */
 	char *forced_opts;	/* the -o options every view gets */
 
 	uid_t uid;		/* resolved owner reported for every entry */
@@ -28,6 +30,8 @@ struct sv_options {
 	unsigned int dir_fd_cache;	/* directory fds kept open at most */
 	unsigned int max_threads;
 	bool recover_stale;	/* lazily unmount a dead view on MOUNTPOINT first */
+	bool closure_strict;	/* closure entries missing from SOURCE are fatal */
+	bool virtfs_xattrs;	/* QEMU mapped-xattr layout, see virtfs.h */
 	bool foreground;
 	bool debug;
 	bool singlethread;

@@ -25,18 +25,19 @@ sv_require_fuse() {
 
 sv_cleanup() {
 	local m p
-	for m in "${SV_MOUNTS[@]}"; do
-		if mountpoint -q "$m" 2>/dev/null || grep -qs " $m " /proc/self/mounts; then
-			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-		fi
-	done
+	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
 	for p in "${SV_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
 	for p in "${SV_PIDS[@]}"; do
-		# A daemon that ignores SIGTERM for 5 s is killed.
+		# A process that ignores SIGTERM for 5 s is killed.
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null || true
+	done
+	for m in "${SV_MOUNTS[@]}"; do
+		if grep -qs " $m " /proc/self/mounts; then
+			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		fi
 	done
 	[ -z "$SV_TMP" ] || rm -rf "$SV_TMP"
 }
