@@ -141,7 +141,8 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		sigthread = true;
 
 	notify_ready(opts);
-	status = serve(se, opts) == 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
+	/* libfuse returns the number of the signal that ended the loop: a clean stop. */
+	status = serve(se, opts) >= 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif

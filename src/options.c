@@ -216,6 +216,14 @@ static int parse_unsigned(struct parse_state *st, const char *name, const char *
 	return 0;
 }
 
+static void absolutize(char **path)
+{
+	char *absolute = g_canonicalize_filename(*path, NULL);
+
+	g_free(*path);
+	*path = absolute;
+}
+
 /* Turns the textual option values into numbers and ids. */
 static int resolve(struct parse_state *st)
 {
@@ -227,6 +235,9 @@ static int resolve(struct parse_state *st)
 		return fail(st, g_strdup("missing SOURCE and MOUNTPOINT (see --help)"));
 	if (!opts->mountpoint)
 		return fail(st, g_strdup("missing MOUNTPOINT (see --help)"));
+	/* A daemon runs in "/": relative paths would unmount or reload the wrong thing. */
+	absolutize(&opts->source);
+	absolutize(&opts->mountpoint);
 
 	opts->uid = getuid();
 	if (opts->uid_spec &&
@@ -260,14 +271,9 @@ static int resolve(struct parse_state *st)
 	if (opts->store_dir && opts->store_dir[0] != '/')
 		return fail(st, g_strdup_printf("store_dir='%s' is not an absolute path", opts->store_dir));
 	if (!opts->store_dir)
-		opts->store_dir = g_canonicalize_filename(opts->source, NULL);
-	/* The daemon reads it again on SIGHUP, after it chdir()ed to "/". */
-	if (opts->closure_path) {
-		char *absolute = g_canonicalize_filename(opts->closure_path, NULL);
-
-		g_free(opts->closure_path);
-		opts->closure_path = absolute;
-	}
+		opts->store_dir = g_strdup(opts->source);
+	if (opts->closure_path)
+		absolutize(&opts->closure_path);
 	opts->ready_fd = -1;
 	if (opts->ready_fd_spec) {
 		if (parse_unsigned(st, "ready_fd", opts->ready_fd_spec, 0, G_MAXINT, &value) < 0)

@@ -65,11 +65,28 @@ START_TEST(source_and_mountpoint)
 }
 END_TEST
 
+START_TEST(paths_are_made_absolute)
+{
+	g_autofree char *cwd = g_get_current_dir();
+	g_autofree char *source = g_build_filename(cwd, "store", NULL);
+	g_autofree char *mnt = g_build_filename(cwd, "view", NULL);
+	g_autofree char *closure = g_build_filename(cwd, "c", NULL);
+
+	ck_assert_int_eq(parse("-o", "closure=./c", "store", "./view/", NULL), 0);
+	ck_assert_str_eq(opts.source, source);
+	ck_assert_str_eq(opts.mountpoint, mnt);
+	ck_assert_str_eq(opts.closure_path, closure);
+	ck_assert_str_eq(opts.store_dir, source);
+	ck_assert_int_eq(parse("-o", "store_dir=nix/store", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "store_dir='nix/store' is not an absolute path");
+}
+END_TEST
+
 START_TEST(forced_options_reach_libfuse)
 {
 	g_autofree char *joined = NULL;
 
-	ck_assert_int_eq(parse("/s,x", "/m", NULL), 0);
+	ck_assert_int_eq(parse("/s,x/", "/m", NULL), 0);
 	joined = fuse_opts_joined();
 	ck_assert_str_eq(joined, "-o fsname=/s\\,x,subtype=storeview,ro,nosuid,nodev,default_permissions");
 }
@@ -207,6 +224,7 @@ Suite *options_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, source_and_mountpoint);
+	tcase_add_test(tc, paths_are_made_absolute);
 	tcase_add_test(tc, forced_options_reach_libfuse);
 	tcase_add_test(tc, uid_and_gid_by_name_and_number);
 	tcase_add_test(tc, long_and_short_forms);
