@@ -39,6 +39,11 @@ sv_cleanup() {
 			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 		fi
 	done
+	# Mounts made by others (mount(8), storeview exec) under the scratch dir.
+	if [ -n "$SV_TMP" ]; then
+		awk -v t="$SV_TMP/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts |
+			while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	fi
 	[ -z "$SV_TMP" ] || rm -rf "$SV_TMP"
 }
 trap sv_cleanup EXIT
@@ -53,7 +58,32 @@ sv_tmpdir() {
 	PROBE="$SV_TMP/svprobe"
 }
 
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+# The unprivileged user, as a command prefix for programs that run others.
+SV_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+as_nobody() { "${SV_NOBODY[@]}" "$@"; }
+
+# sv_wait_exit PID SECONDS: waits for a background job of this shell to end,
+# at most SECONDS, and sets SV_STATUS to its exit status.
+sv_wait_exit() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && sv_fail "process $pid still running after $2 s"
+	SV_STATUS=0
+	wait "$pid" || SV_STATUS=$?
+}
+
+# sv_wait_for FILE SECONDS: waits until FILE exists and is not empty.
+sv_wait_for() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	sv_fail "$1 did not appear within $2 s"
+}
 
 sv_is_mounted() { grep -qs " $1 fuse.storeview " /proc/self/mounts; }
 
@@ -64,7 +94,8 @@ sv_mount() {
 	shift 2
 	SV_MOUNTS+=("$mnt")
 	SV_LOG=$SV_TMP/daemon.$(basename "$mnt").log
-	"$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
+	# Background jobs start with SIGINT ignored; a daemon started by hand has it.
+	env --default-signal=INT "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
 	SV_DAEMON=$!
 	SV_PIDS+=("$SV_DAEMON")
 	for _ in $(seq 100); do
@@ -74,6 +105,35 @@ sv_mount() {
 	done
 	cat "$SV_LOG" >&2
 	sv_fail "storeview did not mount $source on $mnt"
+}
+
+# sv_adopt_daemon MOUNTPOINT: finds the detached daemon serving MOUNTPOINT
+# (started by mount(8) or without -f), sets SV_DAEMON and kills it on exit.
+sv_adopt_daemon() {
+	local f pid
+	SV_MOUNTS+=("$1")
+	SV_DAEMON=
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = storeview ] || continue
+		if tr '\0' '\n' <"$f" 2>/dev/null | grep -xF -- "$1" >/dev/null; then
+			SV_DAEMON=$pid
+			SV_PIDS+=("$pid")
+			return 0
+		fi
+	done
+	sv_fail "no daemon found serving $1"
+}
+
+# sv_wait_gone PID SECONDS: waits for a process that is not our child to end.
+sv_wait_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	sv_fail "process $1 still running after $2 s"
 }
 
 # sv_unmount MOUNTPOINT: unmounts and waits for the daemon to exit cleanly.
