@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "daemon.h"
+#include "exec.h"
 #include "log.h"
 #include "options.h"
 
@@ -17,6 +18,9 @@ int main(int argc, char **argv)
 	char *error = NULL;
 	int status;
 
+	/* A first argument "exec" names the wrapper; a SOURCE so named needs "./exec". */
+	if (argc > 1 && strcmp(argv[1], "exec") == 0)
+		return sv_exec_main(argc - 1, argv + 1);
 	if (sv_options_parse(argc, argv, &opts, &fuse_args, &error) < 0) {
 		fprintf(stderr, "storeview: %s\n", error);
 		g_free(error);

@@ -1,0 +1,145 @@
+#!/bin/bash
+# storeview exec: a private view that lives exactly as long as one command.
+# The command gets the view's path in place of {view} and in
+# $STOREVIEW_MOUNT; its exit status is storeview's; the view is unmounted
+# and its mountpoint removed however the command, the daemon or the wrapper
+# ends.
+. "$(dirname "$0")/../lib.sh"
+sv_require_fuse
+sv_tmpdir
+
+src=$SV_TMP/store
+sv_make_store "$src"
+e=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12
+runs=$SV_TMP/runs
+mkdir "$runs"
+opts=(--dir "$runs" -o uid=65534,gid=65534,allow_other)
+
+# no_leftovers LABEL: after every run, nothing is left in $runs.
+no_leftovers() {
+	[ -z "$(ls -A "$runs")" ] || sv_fail "$1: left behind in $runs: $(ls -A "$runs")"
+	! grep -qs " $runs/" /proc/self/mounts || sv_fail "$1: a view is still mounted under $runs"
+}
+
+# 1. Success: the unprivileged command opens with O_NOATIME through {view}.
+rc=0
+"$STOREVIEW" exec "${opts[@]}" "$src" -- "${SV_NOBODY[@]}" "$PROBE" noatime-open \
+	"{view}/$e/share/doc/README" "{view}/$e/bin/hello" >"$SV_TMP/view.open" 2>"$SV_TMP/exec.err" || rc=$?
+[ "$rc" = 0 ] || sv_fail "exec of a succeeding command exited $rc: $(cat "$SV_TMP/exec.err")"
+grep -q ' noatime_dropped=2 ' "$SV_TMP/exec.err" || sv_fail "the daemon did not drop O_NOATIME twice: $(cat "$SV_TMP/exec.err")"
+(cd "$src" && as_nobody "$PROBE" noatime-open "$e/share/doc/README") | grep -q ' err EPERM$' ||
+	sv_fail "nobody's O_NOATIME open of SOURCE itself was not refused"
+sed "s|^$runs/storeview-[^/]*/||" "$SV_TMP/view.open" >"$SV_TMP/view.rel"
+(cd "$src" && "$PROBE" noatime-open "$e/share/doc/README" "$e/bin/hello") >"$SV_TMP/root.open"
+diff -u "$SV_TMP/root.open" "$SV_TMP/view.rel" || sv_fail "the command did not read SOURCE's bytes through {view}"
+no_leftovers "succeeding command"
+sv_pass "exec: nobody's O_NOATIME opens through {view} succeed (EPERM on SOURCE), status 0, view gone"
+
+# 2. {view} inside an argument and $STOREVIEW_MOUNT name the same mounted view.
+out=$("$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c \
+	'grep " $STOREVIEW_MOUNT fuse.storeview " /proc/self/mounts >/dev/null && echo "$1 $STOREVIEW_MOUNT"' \
+	sh "local,path={view},mount_tag=store" 2>/dev/null)
+case $out in
+"local,path=$runs/storeview-"*",mount_tag=store $runs/storeview-"*) ;;
+*) sv_fail "placeholder or variable wrong: '$out'" ;;
+esac
+[ "${out#local,path=}" != "$out" ] && v=${out#local,path=} && [ "${v%%,*}" = "${out##* }" ] ||
+	sv_fail "{view} and \$STOREVIEW_MOUNT differ: '$out'"
+no_leftovers "placeholder"
+sv_pass "exec: {view} substituted inside an argument, equal to \$STOREVIEW_MOUNT, a mounted fuse.storeview"
+
+# 3. The command's status is storeview's: a failure, and death by a signal.
+rc=0
+"$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c 'exit 3' 2>/dev/null || rc=$?
+[ "$rc" = 3 ] || sv_fail "command exiting 3 gave status $rc"
+no_leftovers "failing command"
+rc=0
+"$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c 'kill -KILL $$' 2>/dev/null || rc=$?
+[ "$rc" = 137 ] || sv_fail "command killed by SIGKILL gave status $rc, expected 137"
+no_leftovers "killed command"
+sv_pass "exec: status 3 passed through, 137 for a command killed by SIGKILL, view gone each time"
+
+# 4. The wrapper's own failures: 127 not found, 126 not runnable, 125 bad
+#    option or SOURCE (nothing mounted).
+printf 'not a program\n' >"$SV_TMP/plain"
+chmod 644 "$SV_TMP/plain"
+for want in "127 storeview-no-such-command" "126 $SV_TMP/plain" \
+	"125 -o no_such_option $src" "125 $SV_TMP/missing" "125 $src extra-arg"; do
+	set -- $want
+	code=$1
+	shift
+	case $code in
+	12[67]) args=("${opts[@]}" "$src" -- "$@") ;;
+	*) args=("${opts[@]}" "$@" -- true) ;;
+	esac
+	rc=0
+	"$STOREVIEW" exec "${args[@]}" 2>"$SV_TMP/err" || rc=$?
+	[ "$rc" = "$code" ] || sv_fail "exec ${args[*]}: status $rc, expected $code"
+	[ "$(grep -cv '^storeview: stats:' "$SV_TMP/err")" -ge 1 ] || sv_fail "exec ${args[*]}: no error message"
+	no_leftovers "exec ${args[*]}"
+done
+grep -q "unexpected argument 'extra-arg'" "$SV_TMP/err" || sv_fail "unclear message: $(cat "$SV_TMP/err")"
+sv_pass "exec: 127 command not found, 126 not executable, 125 bad option/SOURCE/argument, nothing left"
+
+# exec_bg: starts a wrapper whose command records its pid and view, and waits.
+exec_bg() {
+	rm -f "$SV_TMP/cmd.pid" "$SV_TMP/cmd.view"
+	"$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c \
+		'echo "$STOREVIEW_MOUNT" >"$1.view"; echo $$ >"$1.pid"; exec sleep 60' sh "$SV_TMP/cmd" \
+		2>"$SV_TMP/bg.err" &
+	wrapper=$!
+	SV_PIDS+=("$wrapper")
+	sv_wait_for "$SV_TMP/cmd.pid" 10
+	cmd=$(cat "$SV_TMP/cmd.pid")
+	view=$(cat "$SV_TMP/cmd.view")
+	SV_PIDS+=("$cmd")
+	sv_is_mounted "$view" || sv_fail "no view mounted at $view while the command runs"
+	# The daemon is the wrapper's other child.
+	daemon=$(pgrep -P "$wrapper" | grep -vx "$cmd")
+	[ -n "$daemon" ] || sv_fail "cannot find the daemon child of $wrapper"
+}
+
+# 5. SIGTERM to the wrapper reaches the command; the view goes.
+exec_bg
+kill -TERM "$wrapper"
+sv_wait_exit "$wrapper" 15
+[ "$SV_STATUS" = 143 ] || sv_fail "wrapper sent SIGTERM exited $SV_STATUS, expected 143"
+kill -0 "$cmd" 2>/dev/null && sv_fail "the command survived the forwarded SIGTERM"
+no_leftovers "SIGTERM to the wrapper"
+sv_pass "exec: SIGTERM forwarded to the command, status 143, view gone"
+
+# 6. The daemon dies (SIGKILL) while the command runs: reported, command
+#    stopped, dead mount detached, nothing hangs.
+exec_bg
+kill -KILL "$daemon"
+sv_wait_exit "$wrapper" 15
+[ "$SV_STATUS" = 125 ] || sv_fail "wrapper whose daemon died exited $SV_STATUS, expected 125"
+grep -q "the view at $view died (daemon killed by signal 9" "$SV_TMP/bg.err" ||
+	sv_fail "the daemon's death was not reported: $(cat "$SV_TMP/bg.err")"
+kill -0 "$cmd" 2>/dev/null && sv_fail "the command still runs on a dead view"
+no_leftovers "daemon killed"
+sv_pass "exec: daemon killed by SIGKILL: reported, command stopped, status 125, view gone"
+
+# 7. The wrapper itself is killed with SIGKILL: the daemon notices, unmounts
+#    and removes the mountpoint (the command, orphaned, is ours to stop).
+exec_bg
+kill -KILL "$wrapper"
+sv_wait_exit "$wrapper" 5
+for _ in $(seq 100); do
+	kill -0 "$daemon" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$daemon" 2>/dev/null && sv_fail "the daemon outlived its SIGKILLed wrapper by 10 s"
+kill "$cmd"
+no_leftovers "wrapper killed"
+sv_pass "exec: wrapper killed by SIGKILL: the daemon unmounted and removed $view"
+
+# 8. Without --dir the view goes under $XDG_RUNTIME_DIR, else /run (root).
+mkdir -m 700 "$SV_TMP/xdg"
+out=$(XDG_RUNTIME_DIR=$SV_TMP/xdg "$STOREVIEW" exec "$src" -- sh -c 'echo "$STOREVIEW_MOUNT"' 2>/dev/null)
+case $out in "$SV_TMP/xdg/storeview-"*) ;; *) sv_fail "not under \$XDG_RUNTIME_DIR: $out" ;; esac
+[ ! -e "$out" ] || sv_fail "$out left behind"
+out=$(env -u XDG_RUNTIME_DIR "$STOREVIEW" exec "$src" -- sh -c 'echo "$STOREVIEW_MOUNT"' 2>/dev/null)
+case $out in /run/storeview-*) ;; *) sv_fail "not under /run: $out" ;; esac
+[ ! -e "$out" ] || sv_fail "$out left behind"
+sv_pass "exec: mountpoint under \$XDG_RUNTIME_DIR, else /run, removed afterwards"
