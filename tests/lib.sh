@@ -11,6 +11,7 @@ set -euo pipefail
 
 SV_MOUNTS=()
 SV_PIDS=()
+SV_REMOVE=()	# files the test put outside $SV_TMP
 SV_TMP=
 
 sv_skip() { echo "SKIP: $*"; exit 77; }
@@ -24,7 +25,7 @@ sv_require_fuse() {
 }
 
 sv_cleanup() {
-	local m p
+	local m p f
 	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
 	for p in "${SV_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
@@ -44,6 +45,9 @@ sv_cleanup() {
 		awk -v t="$SV_TMP/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts |
 			while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	fi
+	for f in "${SV_REMOVE[@]}"; do
+		rm -f "$f"
+	done
 	[ -z "$SV_TMP" ] || rm -rf "$SV_TMP"
 }
 trap sv_cleanup EXIT
