@@ -83,6 +83,7 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 	g_autoptr(GError) err = NULL;
 	int dash = 1, sources = 0;
 
+	g_set_prgname("storeview exec");
 	while (dash < argc && strcmp(argv[dash], "--") != 0)
 		dash++;
 	a->ready_timeout = DEFAULT_READY_TIMEOUT;
