@@ -54,7 +54,6 @@ sv_require_fuse
 src=$SV_TMP/store mnt=$SV_TMP/view
 e=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12
 sv_make_store "$src"
-mkdir "$mnt"
 for v in SOURCE MOUNTPOINT OPTIONS; do
 	grep -q "^$v=" "$docs/example.conf" || sv_fail "example.conf does not show $v="
 done
@@ -73,8 +72,12 @@ done <"$SV_TMP/etc/storeview/test.conf"
 execstart=$(sed -n 's/^ExecStart=//p' "$units/storeview@test.service")
 eval "set -- $execstart"
 [ "$1" = "$STOREVIEW" ] || sv_fail "ExecStart runs $1, not $STOREVIEW"
+# ExecStartPre makes the mountpoint, which a reboot removes from /run.
+pre=$(sed -n 's/^ExecStartPre=//p' "$units/storeview@test.service")
+eval "$pre"
+[ -d "$mnt" ] || sv_fail "ExecStartPre ($pre) did not make MOUNTPOINT"
 notify=true
-ldd "$STOREVIEW" | grep -q libsystemd || notify=false
+ldd "$STOREVIEW" | grep libsystemd >/dev/null || notify=false
 
 # start_unit: runs ExecStart like systemd, with a NOTIFY_SOCKET, and waits for READY=1.
 start_unit() {
