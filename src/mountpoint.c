@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -15,9 +16,10 @@
 
 bool sv_mountpoint_is_stale(const char *path)
 {
-	struct stat st;
+	struct statfs st;
 
-	return stat(path, &st) < 0 && errno == ENOTCONN;
+	/* stat() may be answered from the attribute cache; statfs asks the daemon. */
+	return statfs(path, &st) < 0 && errno == ENOTCONN;
 }
 
 int sv_mountpoint_detach(const char *mountpoint, char **error)

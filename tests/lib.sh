@@ -103,7 +103,8 @@ sv_mount() {
 	SV_DAEMON=$!
 	SV_PIDS+=("$SV_DAEMON")
 	for _ in $(seq 100); do
-		sv_is_mounted "$mnt" && return 0
+		# A dead view already there (recover_stale) must not pass for the new one.
+		sv_is_mounted "$mnt" && stat -f "$mnt" >/dev/null 2>&1 && return 0
 		kill -0 "$SV_DAEMON" 2>/dev/null || break
 		sleep 0.05
 	done
