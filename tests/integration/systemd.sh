@@ -2,8 +2,9 @@
 # The systemd units: `systemd-analyze verify` accepts every shipped unit,
 # and the unit generated from the README's fstab line, without a word; the
 # template's ExecStart, run as systemd would with an instance's settings,
-# says READY=1 once the view works, leaves no dead view when it is killed,
-# comes back on restart, and stops on SIGTERM with STOPPING=1 and status 0.
+# says READY=1 once the view works, leaves no dead view when it is killed
+# (ExecStopPost), comes back on restart, and stops on SIGTERM with
+# STOPPING=1 and status 0.
 . "$(dirname "$0")/../lib.sh"
 command -v systemd-analyze >/dev/null || sv_skip "needs systemd-analyze (Debian package systemd)"
 : "${SVNOTIFY:?SVNOTIFY must name the svnotify helper}"
@@ -70,12 +71,15 @@ while IFS= read -r line; do
 done <"$SV_TMP/etc/storeview/test.conf"
 # ExecStart as systemd expands it: $OPTIONS split into words, ${X} one word.
 execstart=$(sed -n 's/^ExecStart=//p' "$units/storeview@test.service")
-eval "set -- $execstart"
-[ "$1" = "$STOREVIEW" ] || sv_fail "ExecStart runs $1, not $STOREVIEW"
+eval "start=($execstart)"
+[ "${start[0]}" = "$STOREVIEW" ] || sv_fail "ExecStart runs ${start[0]}, not $STOREVIEW"
 # ExecStartPre makes the mountpoint, which a reboot removes from /run.
 pre=$(sed -n 's/^ExecStartPre=//p' "$units/storeview@test.service")
 eval "$pre"
 [ -d "$mnt" ] || sv_fail "ExecStartPre ($pre) did not make MOUNTPOINT"
+# ExecStopPost, with systemd's \$\$ for a literal \$.
+stoppost=$(sed -n 's/^ExecStopPost=//p' "$units/storeview@test.service" | sed 's/\$\$/$/g')
+eval "stop_post=($stoppost)"
 notify=true
 ldd "$STOREVIEW" | grep libsystemd >/dev/null || notify=false
 
@@ -106,27 +110,38 @@ if $notify; then
 	SV_PIDS+=("$listener")
 	for _ in $(seq 50); do [ -S "$SV_TMP/notify.sock" ] && break; sleep 0.1; done
 fi
-start_unit "$@"
+start_unit "${start[@]}"
 if $notify; then
 	grep -qx "STATUS=serving $src at $mnt" "$SV_TMP/notify.out" || sv_fail "no STATUS=: $(cat "$SV_TMP/notify.out")"
 	: >"$SV_TMP/notify.out"
 fi
 sv_pass "ExecStart with the instance's settings: $($notify && echo "READY=1 after mounting, " || echo "built without libsystemd, ")view serves nobody"
 
-# A crash leaves no dead view behind, and Restart= mounts afresh.
+# A crash leaves a dead view, which ExecStopPost detaches; Restart= mounts afresh.
 kill -KILL "$SV_DAEMON"
 sv_wait_exit "$SV_DAEMON" 10
-for _ in $(seq 50); do sv_is_mounted "$mnt" || break; sleep 0.1; done
-! sv_is_mounted "$mnt" || sv_fail "a killed daemon left its view mounted"
-stat "$mnt" >/dev/null || sv_fail "a killed daemon left a dead view"
-start_unit "$@"
-sv_pass "after SIGKILL the view is gone at once (auto_unmount); the restart mounts it again"
+! ls "$mnt" >/dev/null 2>&1 || sv_fail "no dead view to test ExecStopPost with"
+"${stop_post[@]}" || sv_fail "ExecStopPost failed after a crash"
+! sv_is_mounted "$mnt" || sv_fail "ExecStopPost left the dead view mounted"
+ls "$mnt" >/dev/null || sv_fail "ExecStopPost left a dead view"
+start_unit "${start[@]}"
+sv_pass "after SIGKILL, ExecStopPost detaches the dead view; the restart mounts it again"
+
+# ExecStopPost leaves alone what is not a storeview view.
+mkdir "$SV_TMP/other"
+mount -t tmpfs storeview-test "$SV_TMP/other"
+other_post=("${stop_post[@]}")
+other_post[${#other_post[@]}-1]=$SV_TMP/other
+"${other_post[@]}" || sv_fail "ExecStopPost failed on a tmpfs"
+grep -qs " $SV_TMP/other tmpfs " /proc/self/mounts || sv_fail "ExecStopPost unmounted a tmpfs"
+umount "$SV_TMP/other"
 
 # systemctl stop: SIGTERM, STOPPING=1, status 0, nothing mounted.
 kill -TERM "$SV_DAEMON"
 sv_wait_exit "$SV_DAEMON" 10
 [ "$SV_STATUS" = 0 ] || sv_fail "stopped unit exited $SV_STATUS: $(cat "$SV_TMP/unit.log")"
 ! sv_is_mounted "$mnt" || sv_fail "stopped unit left its view mounted"
+"${stop_post[@]}" || sv_fail "ExecStopPost failed after a clean stop"
 if $notify; then
 	sv_wait_exit "$listener" 10
 	grep -qx 'STOPPING=1' "$SV_TMP/notify.out" || sv_fail "no STOPPING=1: $(cat "$SV_TMP/notify.out")"
