@@ -12,6 +12,7 @@ set -euo pipefail
 SV_MOUNTS=()
 SV_PIDS=()
 SV_REMOVE=()	# files the test put outside $SV_TMP
+declare -A SV_DAEMON_OF	# mountpoint -> pid of the daemon sv_mount started
 SV_TMP=
 
 sv_skip() { echo "SKIP: $*"; exit 77; }
@@ -101,6 +102,7 @@ sv_mount() {
 	# Background jobs start with SIGINT ignored; a daemon started by hand has it.
 	env --default-signal=INT "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
 	SV_DAEMON=$!
+	SV_DAEMON_OF[$mnt]=$SV_DAEMON
 	SV_PIDS+=("$SV_DAEMON")
 	for _ in $(seq 100); do
 		# A dead view already there (recover_stale) must not pass for the new one.
@@ -144,7 +146,7 @@ sv_wait_gone() {
 # sv_unmount MOUNTPOINT: unmounts and waits for the daemon to exit cleanly.
 sv_unmount() {
 	umount "$1"
-	wait "$SV_DAEMON" || sv_fail "storeview exited with status $? after unmount"
+	wait "${SV_DAEMON_OF[$1]}" || sv_fail "storeview exited with status $? after unmount"
 }
 
 # Root-owned, read-only store fixture covering what the view must keep.
