@@ -36,6 +36,7 @@ struct exec_args {
 	char *dir;		/* where the mountpoint is made */
 	int ready_timeout;
 	char **rest;		/* argv[0], then the daemon's options and SOURCE */
+	const char *source;	/* in rest */
 	char **command;
 };
 
@@ -81,7 +82,7 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("SOURCE -- COMMAND [ARG...]");
 	g_autoptr(GError) err = NULL;
-	int dash = 1, sources = 0;
+	int dash = 1;
 
 	g_set_prgname("storeview exec");
 	while (dash < argc && strcmp(argv[dash], "--") != 0)
@@ -105,12 +106,16 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		g_printerr("storeview exec: %s\n", err->message);
 		return -1;
 	}
-	for (char **p = a->rest + 1; *p; p++)
-		if ((*p)[0] != '-' && ++sources > 1) {
+	for (char **p = a->rest + 1; *p; p++) {
+		if ((*p)[0] == '-')
+			continue;
+		if (a->source) {
 			g_printerr("storeview exec: unexpected argument '%s' (COMMAND goes after --)\n", *p);
 			return -1;
 		}
-	if (sources == 0) {
+		a->source = *p;
+	}
+	if (!a->source) {
 		g_printerr("storeview exec: missing SOURCE (see storeview exec --help)\n");
 		return -1;
 	}
@@ -196,8 +201,9 @@ static void G_GNUC_NORETURN run_daemon(struct sv_options *opts, struct fuse_args
 	sv_log_init(opts->debug);
 	status = sv_daemon_run(opts, fuse_args);
 	/* Orphaned: nobody else will remove the mountpoint. */
-	if (getppid() != wrapper)
-		rmdir(opts->mountpoint);
+	if (getppid() != wrapper && rmdir(opts->mountpoint) < 0)
+		g_printerr("storeview exec: cannot remove the mountpoint '%s': %s\n",
+			   opts->mountpoint, g_strerror(errno));
 	_exit(status);
 }
 
@@ -281,7 +287,7 @@ static void on_daemon_exit(GPid pid, int wait_status, gpointer data)
 		terminate(st, st->command);
 	} else if (!st->stopping) {
 		g_printerr("storeview exec: no view of %s: the daemon %s before it was mounted\n",
-			   st->args->rest[1], how);
+			   st->args->source, how);
 		st->status = SV_EXEC_FAILED;
 		stop_daemon(st);
 	} else if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != SV_EXIT_OK) {

@@ -17,13 +17,15 @@ opts=(--dir "$runs" -o uid=65534,gid=65534,allow_other)
 
 # no_leftovers LABEL: after every run, nothing is left in $runs.
 no_leftovers() {
-	[ -z "$(ls -A "$runs")" ] || sv_fail "$1: left behind in $runs: $(ls -A "$runs")"
 	! grep -qs " $runs/" /proc/self/mounts || sv_fail "$1: a view is still mounted under $runs"
+	[ -z "$(ls -A "$runs")" ] || sv_fail "$1: left behind in $runs: $(ls -A "$runs")"
 }
 
 # 1. Success: the unprivileged command opens with O_NOATIME through {view}.
+#    storeview's --name=value options reach the daemon too.
 rc=0
-"$STOREVIEW" exec "${opts[@]}" "$src" -- "${SV_NOBODY[@]}" "$PROBE" noatime-open \
+"$STOREVIEW" exec --dir "$runs" --uid=65534 --gid=65534 -o allow_other "$src" -- \
+	"${SV_NOBODY[@]}" "$PROBE" noatime-open \
 	"{view}/$e/share/doc/README" "{view}/$e/bin/hello" >"$SV_TMP/view.open" 2>"$SV_TMP/exec.err" || rc=$?
 [ "$rc" = 0 ] || sv_fail "exec of a succeeding command exited $rc: $(cat "$SV_TMP/exec.err")"
 grep -q ' noatime_dropped=2 ' "$SV_TMP/exec.err" || sv_fail "the daemon did not drop O_NOATIME twice: $(cat "$SV_TMP/exec.err")"
@@ -131,7 +133,7 @@ for _ in $(seq 100); do
 done
 kill -0 "$daemon" 2>/dev/null && sv_fail "the daemon outlived its SIGKILLed wrapper by 10 s"
 kill "$cmd"
-no_leftovers "wrapper killed"
+no_leftovers "wrapper killed (daemon said: $(cat "$SV_TMP/bg.err"))"
 sv_pass "exec: wrapper killed by SIGKILL: the daemon unmounted and removed $view"
 
 # 8. Without --dir the view goes under $XDG_RUNTIME_DIR, else /run (root).
