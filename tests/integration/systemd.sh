@@ -2,9 +2,9 @@
 # The systemd units: `systemd-analyze verify` accepts every shipped unit,
 # and the unit generated from the README's fstab line, without a word; the
 # template's ExecStart, run as systemd would with an instance's settings,
-# says READY=1 once the view works, leaves no dead view when it is killed
-# (ExecStopPost), comes back on restart, and stops on SIGTERM with
-# STOPPING=1 and status 0.
+# says READY=1 once the view works, re-reads its closure on reload, leaves
+# no dead view when it is killed (ExecStopPost), comes back on restart, and
+# stops on SIGTERM with STOPPING=1 and status 0.
 . "$(dirname "$0")/../lib.sh"
 command -v systemd-analyze >/dev/null || sv_skip "needs systemd-analyze (Debian package systemd)"
 : "${SVNOTIFY:?SVNOTIFY must name the svnotify helper}"
@@ -60,10 +60,12 @@ sv_make_store "$src"
 for v in SOURCE MOUNTPOINT OPTIONS; do
 	grep -q "^$v=" "$docs/example.conf" || sv_fail "example.conf does not show $v="
 done
+f=3x4d0kd7n0h3wjvh1g43r6w9z9nls0vz-lib-1.0
+echo "$src/$e" >"$SV_TMP/closure"
 cat >"$SV_TMP/etc/storeview/test.conf" <<EOF
 SOURCE=$src
 MOUNTPOINT=$mnt
-OPTIONS=-o uid=65534,gid=65534,allow_other
+OPTIONS=-o uid=65534,gid=65534,allow_other -o closure=$SV_TMP/closure
 EOF
 
 # EnvironmentFile= as systemd reads it: KEY=VALUE, the rest of the line.
@@ -82,6 +84,7 @@ eval "$pre"
 # ExecStopPost, with systemd's \$\$ for a literal \$.
 stoppost=$(sed -n 's/^ExecStopPost=//p' "$units/storeview@test.service" | sed 's/\$\$/$/g')
 eval "stop_post=($stoppost)"
+reload=$(sed -n 's/^ExecReload=//p' "$units/storeview@test.service")
 notify=true
 ldd "$STOREVIEW" | grep libsystemd >/dev/null || notify=false
 
@@ -118,6 +121,16 @@ if $notify; then
 	: >"$SV_TMP/notify.out"
 fi
 sv_pass "ExecStart with the instance's settings: $($notify && echo "READY=1 after mounting, " || echo "built without libsystemd, ")view serves nobody"
+
+# systemctl reload: ExecReload, with $MAINPID, re-reads the closure.
+[ "$(ls "$mnt")" = "$e" ] || sv_fail "closure not applied: $(ls "$mnt")"
+printf '%s\n%s\n' "$src/$e" "$src/$f" >"$SV_TMP/closure"
+MAINPID=$SV_DAEMON
+eval "reload_cmd=($reload)"
+"${reload_cmd[@]}" || sv_fail "ExecReload ($reload) failed"
+for _ in $(seq 50); do [ "$(ls "$mnt" | wc -l)" = 2 ] && break; sleep 0.1; done
+[ "$(ls "$mnt" | wc -l)" = 2 ] || sv_fail "reload did not show the new closure: $(ls "$mnt"; cat "$SV_TMP/unit.log")"
+sv_pass "ExecReload (\$MAINPID) re-reads the closure: 1 entry, then 2"
 
 # A crash leaves a dead view, which ExecStopPost detaches; Restart= mounts afresh.
 kill -KILL "$SV_DAEMON"
