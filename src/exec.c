@@ -75,7 +75,7 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		{ "options", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &a->mount_opts,
 		  "Mount options of the view, as for storeview (repeatable)", "OPT[,OPT...]" },
 		{ "dir", 0, 0, G_OPTION_ARG_FILENAME, &a->dir,
-		  "Make the mountpoint in DIR (default: $XDG_RUNTIME_DIR, else /run as root, else /tmp)", "DIR" },
+		  "Make the mountpoint in DIR (default: /run as root, else $XDG_RUNTIME_DIR or /tmp)", "DIR" },
 		{ "ready-timeout", 0, 0, G_OPTION_ARG_INT, &a->ready_timeout,
 		  "Give up if the view is not mounted within SECONDS (default 30)", "SECONDS" },
 		{ NULL }
@@ -140,10 +140,13 @@ static char *make_mountpoint(const struct exec_args *a)
 	g_autofree char *template = NULL;
 	char *path;
 
+	/* Root's $XDG_RUNTIME_DIR is 0700: the view's user (QEMU's) could not reach it. */
+	if (!base && geteuid() == 0)
+		base = "/run";
 	if (!base)
 		base = g_getenv("XDG_RUNTIME_DIR");
 	if (!base || !*base)
-		base = geteuid() == 0 ? "/run" : g_get_tmp_dir();
+		base = g_get_tmp_dir();
 	template = g_build_filename(base, "storeview-XXXXXX", NULL);
 	path = g_mkdtemp(template);
 	if (!path) {

@@ -136,12 +136,12 @@ kill "$cmd"
 no_leftovers "wrapper killed (daemon said: $(cat "$SV_TMP/bg.err"))"
 sv_pass "exec: wrapper killed by SIGKILL: the daemon unmounted and removed $view"
 
-# 8. Without --dir the view goes under $XDG_RUNTIME_DIR, else /run (root).
+# 8. Without --dir, root's view goes under /run, not its private
+#    $XDG_RUNTIME_DIR, and nobody can use it.
 mkdir -m 700 "$SV_TMP/xdg"
-out=$(XDG_RUNTIME_DIR=$SV_TMP/xdg "$STOREVIEW" exec "$src" -- sh -c 'echo "$STOREVIEW_MOUNT"' 2>/dev/null)
-case $out in "$SV_TMP/xdg/storeview-"*) ;; *) sv_fail "not under \$XDG_RUNTIME_DIR: $out" ;; esac
-[ ! -e "$out" ] || sv_fail "$out left behind"
-out=$(env -u XDG_RUNTIME_DIR "$STOREVIEW" exec "$src" -- sh -c 'echo "$STOREVIEW_MOUNT"' 2>/dev/null)
-case $out in /run/storeview-*) ;; *) sv_fail "not under /run: $out" ;; esac
-[ ! -e "$out" ] || sv_fail "$out left behind"
-sv_pass "exec: mountpoint under \$XDG_RUNTIME_DIR, else /run, removed afterwards"
+out=$(XDG_RUNTIME_DIR=$SV_TMP/xdg "$STOREVIEW" exec -o uid=65534,allow_other "$src" -- \
+	sh -c 'echo "$STOREVIEW_MOUNT"; "$@"' sh "${SV_NOBODY[@]}" "$PROBE" noatime-open "{view}/$e/share/doc/README" \
+	2>/dev/null)
+case $out in "/run/storeview-"*" ok "*) ;; *) sv_fail "not under /run or not usable by nobody: $out" ;; esac
+[ ! -e "${out%%$'\n'*}" ] || sv_fail "${out%%$'\n'*} left behind"
+sv_pass "exec: root's mountpoint under /run (despite \$XDG_RUNTIME_DIR), usable by nobody, removed afterwards"
