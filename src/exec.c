@@ -75,7 +75,8 @@ static int parse_args(int argc, char **argv, struct exec_args *a)
 		{ "options", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &a->mount_opts,
 		  "Mount options of the view, as for storeview (repeatable)", "OPT[,OPT...]" },
 		{ "dir", 0, 0, G_OPTION_ARG_FILENAME, &a->dir,
-		  "Make the mountpoint in DIR (default: /run as root, else $XDG_RUNTIME_DIR or /tmp)", "DIR" },
+		  "Make the mountpoint in DIR "
+		  "(default: /run as root, else $XDG_RUNTIME_DIR or /tmp)", "DIR" },
 		{ "ready-timeout", 0, 0, G_OPTION_ARG_INT, &a->ready_timeout,
 		  "Give up if the view is not mounted within SECONDS (default 30)", "SECONDS" },
 		{ NULL }
@@ -138,7 +139,6 @@ static char *make_mountpoint(const struct exec_args *a)
 {
 	const char *base = a->dir;
 	g_autofree char *template = NULL;
-	char *path;
 
 	/* Root's $XDG_RUNTIME_DIR is 0700: the view's user (QEMU's) could not reach it. */
 	if (!base && geteuid() == 0)
@@ -148,8 +148,7 @@ static char *make_mountpoint(const struct exec_args *a)
 	if (!base || !*base)
 		base = g_get_tmp_dir();
 	template = g_build_filename(base, "storeview-XXXXXX", NULL);
-	path = g_mkdtemp(template);
-	if (!path) {
+	if (!g_mkdtemp(template)) {
 		g_printerr("storeview exec: cannot make a mountpoint in '%s': %s\n",
 			   base, g_strerror(errno));
 		return NULL;
@@ -317,10 +316,10 @@ static void start_command(struct exec_state *st)
 	g_auto(GStrv) argv = substitute(st->args->command, st->mountpoint);
 	g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), SV_EXEC_ENV, st->mountpoint, TRUE);
 	g_autoptr(GError) err = NULL;
+	const GSpawnFlags flags = G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+				  G_SPAWN_CHILD_INHERITS_STDIN;
 
-	if (!g_spawn_async(NULL, argv, envp,
-			   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN,
-			   NULL, NULL, &st->command, &err)) {
+	if (!g_spawn_async(NULL, argv, envp, flags, NULL, NULL, &st->command, &err)) {
 		g_printerr("storeview exec: cannot run '%s': %s\n", argv[0], err->message);
 		st->command = 0;
 		st->status = g_error_matches(err, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT)
@@ -441,7 +440,8 @@ int sv_exec_main(int argc, char **argv)
 out:
 	if (mountpoint) {
 		/* A daemon killed by the grace timer leaves its mount behind. */
-		if (sv_mountpoint_is_stale(mountpoint) && sv_mountpoint_detach(mountpoint, &error) < 0) {
+		if (sv_mountpoint_is_stale(mountpoint) &&
+		    sv_mountpoint_detach(mountpoint, &error) < 0) {
 			g_printerr("storeview exec: %s\n", error);
 			g_free(error);
 		}
