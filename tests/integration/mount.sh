@@ -41,10 +41,11 @@ sv_pass "mount -t fuse 'storeview#SOURCE' with $systemd_opts: ${#files[@]} O_NOA
 
 # mount(8) clears PATH and mount.fuse3 finds `storeview` through /bin/sh,
 # whose default PATH starts with /usr/local/sbin: a symlink there, removed
-# on exit, puts this build first.  The lock keeps parallel runs apart.
+# on exit, puts this build first.  A lock on the directory keeps parallel
+# runs apart.
 link=/usr/local/sbin/storeview
-exec 9>"${TMPDIR:-/tmp}/storeview-mount-test.lock"
-flock -w 300 9 || sv_fail "another test holds ${TMPDIR:-/tmp}/storeview-mount-test.lock"
+exec 9</usr/local/sbin
+flock -w 300 9 || sv_fail "another test holds the lock on /usr/local/sbin"
 [ ! -e "$link" ] && [ ! -L "$link" ] || sv_skip "$link exists and is not this test's to replace"
 SV_REMOVE+=("$link")
 ln -s "$binary" "$link"
