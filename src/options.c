@@ -395,7 +395,7 @@ void sv_options_print_usage(const char *progname)
 	       "    -o virtfs_xattrs       QEMU security_model=mapped-xattr layout: real\n"
 	       "                           owners and modes in user.virtfs.* xattrs\n"
 	       "    -o OPTION              libfuse mount options: allow_root, auto_unmount,\n"
-	       "                           noexec, noatime, fsname=, subtype=, max_read=, ...\n"
+	       "                           noexec, fsname=, subtype=, max_read=, ...\n"
 	       "\n"
 	       "Always in force: ro, nosuid, nodev, default_permissions.  Options of\n"
 	       "mount(8), fstab and systemd (rw, suid, dev, nofail, noauto, _netdev, user,\n"
