@@ -48,8 +48,7 @@ static int needs_mode(int flags)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
-static int shim_openat(const char *sym, int dirfd, const char *name,
-		       int flags, mode_t mode)
+static int shim_openat(const char *sym, int dirfd, const char *name, int flags, mode_t mode)
 {
 	openat_fn real = (openat_fn)dlsym(RTLD_NEXT, sym);
 	int is_retry;
@@ -60,9 +59,8 @@ static int shim_openat(const char *sym, int dirfd, const char *name,
 		return -1;
 	}
 
-	is_retry = last.valid && !(flags & O_NOATIME) &&
-		   last.dirfd == dirfd && last.flags == (flags | O_NOATIME) &&
-		   strcmp(last.name, name) == 0;
+	is_retry = last.valid && !(flags & O_NOATIME) && last.dirfd == dirfd &&
+		   last.flags == (flags | O_NOATIME) && strcmp(last.name, name) == 0;
 	/* Only the call right after the refused one counts as its retry. */
 	last.valid = 0;
 	if (is_retry) {
@@ -72,8 +70,7 @@ static int shim_openat(const char *sym, int dirfd, const char *name,
 	}
 
 	fd = real(dirfd, name, flags, mode);
-	if (fd == -1 && errno == EPERM && (flags & O_NOATIME) &&
-	    strlen(name) < sizeof(last.name)) {
+	if (fd == -1 && errno == EPERM && (flags & O_NOATIME) && strlen(name) < sizeof(last.name)) {
 		__atomic_add_fetch(&noatime_eperm, 1, __ATOMIC_RELAXED);
 		last.valid = 1;
 		last.dirfd = dirfd;
@@ -117,8 +114,7 @@ __attribute__((destructor)) static void report(void)
 	char line[128];
 	int len;
 
-	len = snprintf(line, sizeof(line),
-		       "noatime-shim: noatime_eperm=%lu retries_refused=%lu\n",
+	len = snprintf(line, sizeof(line), "noatime-shim: noatime_eperm=%lu retries_refused=%lu\n",
 		       __atomic_load_n(&noatime_eperm, __ATOMIC_RELAXED),
 		       __atomic_load_n(&retries_refused, __ATOMIC_RELAXED));
 	if (len > 0 && write(STDERR_FILENO, line, (size_t)len) < 0)
