@@ -3,6 +3,10 @@
 # Every mount made through sv_mount is unmounted, and every daemon killed,
 # when the test exits, fails or is interrupted.  Exit status follows
 # automake: 0 pass, 77 skip, 99 hard error, anything else fail.
+#
+# STOREVIEW_WRAPPER, if set, is a command line the daemon runs under (e.g.
+# valgrind), in which @REPORTS@ names the directory the reports go to.  A report of ASan, UBSan or valgrind about the daemon fails the
+# test that started it, whichever way the test ends.
 
 set -euo pipefail
 
@@ -14,6 +18,10 @@ SV_PIDS=()
 SV_REMOVE=()	# files the test put outside $SV_TMP
 declare -A SV_DAEMON_OF	# mountpoint -> pid of the daemon sv_mount started
 SV_TMP=
+read -ra SV_WRAPPER <<<"${STOREVIEW_WRAPPER:-}"
+# Polling bounds, in tenths of a second: a wrapped daemon starts and stops slowly.
+SV_WAIT_TENTHS=50
+[ ${#SV_WRAPPER[@]} -eq 0 ] || SV_WAIT_TENTHS=300
 
 sv_skip() { echo "SKIP: $*"; exit 77; }
 sv_fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -25,15 +33,33 @@ sv_require_fuse() {
 	command -v setpriv >/dev/null || sv_skip "needs setpriv (util-linux)"
 }
 
+# Prints the sanitizer and valgrind reports about the daemons; false if any.
+sv_daemon_reports_clean() {
+	local f clean=0
+
+	for f in "$SV_TMP"/reports/*; do
+		[ -s "$f" ] || continue
+		case $f in
+		*/valgrind.*)
+			# Only a finished run has a summary; a killed daemon has none.
+			grep -q 'ERROR SUMMARY: [1-9]' "$f" || continue ;;
+		esac
+		echo "daemon report $f:" >&2
+		cat "$f" >&2
+		clean=1
+	done
+	return $clean
+}
+
 sv_cleanup() {
-	local m p f
+	local status=$? m p f
 	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
 	for p in "${SV_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
 	for p in "${SV_PIDS[@]}"; do
-		# A process that ignores SIGTERM for 5 s is killed.
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		# A process that ignores SIGTERM for 5 s (30 s under a wrapper) is killed.
+		for _ in $(seq "$SV_WAIT_TENTHS"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null || true
 	done
 	for m in "${SV_MOUNTS[@]}"; do
@@ -49,7 +75,14 @@ sv_cleanup() {
 	for f in "${SV_REMOVE[@]}"; do
 		rm -f "$f"
 	done
-	[ -z "$SV_TMP" ] || rm -rf "$SV_TMP"
+	if [ -n "$SV_TMP" ]; then
+		if ! sv_daemon_reports_clean; then
+			echo "FAIL: the daemon's sanitizer or valgrind reports above" >&2
+			[ "$status" != 0 ] || status=1
+		fi
+		rm -rf "$SV_TMP"
+	fi
+	exit "$status"
 }
 trap sv_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -59,6 +92,7 @@ trap 'exit 130' INT TERM
 sv_tmpdir() {
 	SV_TMP=$(mktemp -d /tmp/storeview-test.XXXXXX)
 	chmod 755 "$SV_TMP"
+	mkdir "$SV_TMP/reports"
 	install -m 755 "$SVPROBE" "$SV_TMP/svprobe"
 	PROBE="$SV_TMP/svprobe"
 }
@@ -97,14 +131,18 @@ sv_is_mounted() { grep -qs " $1 fuse.storeview " /proc/self/mounts; }
 sv_mount() {
 	local source=$1 mnt=$2
 	shift 2
+	local wrapper=("${SV_WRAPPER[@]//@REPORTS@/$SV_TMP/reports}")
 	SV_MOUNTS+=("$mnt")
 	SV_LOG=$SV_TMP/daemon.$(basename "$mnt").log
 	# Background jobs start with SIGINT ignored; a daemon started by hand has it.
-	env --default-signal=INT "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
+	# Sanitizer reports go to files the cleanup checks (an unsanitized build ignores these).
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SV_TMP/reports/asan" \
+	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$SV_TMP/reports/ubsan" \
+		env --default-signal=INT "${wrapper[@]}" "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
 	SV_DAEMON=$!
 	SV_DAEMON_OF[$mnt]=$SV_DAEMON
 	SV_PIDS+=("$SV_DAEMON")
-	for _ in $(seq 100); do
+	for _ in $(seq $((SV_WAIT_TENTHS * 2))); do
 		# A dead view already there (recover_stale) must not pass for the new one.
 		sv_is_mounted "$mnt" && stat -f "$mnt" >/dev/null 2>&1 && return 0
 		kill -0 "$SV_DAEMON" 2>/dev/null || break

@@ -115,7 +115,7 @@ static void walk(const char *root, const char *rel, entry_fn fn)
 		if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
 			g_ptr_array_add(names, g_strdup(d->d_name));
 	closedir(dp);
-	qsort(names->pdata, names->len, sizeof(char *), cmp_names);
+	g_ptr_array_sort(names, cmp_names);
 	for (guint i = 0; i < names->len; i++) {
 		g_autofree char *child = *rel ? g_strconcat(rel, "/", names->pdata[i], NULL)
 					      : g_strdup(names->pdata[i]);
@@ -134,7 +134,7 @@ static char *xattrs_of(const char *path)
 		return g_string_free(out, FALSE);
 	for (char *n = names; n < names + len; n += strlen(n) + 1)
 		g_ptr_array_add(list, g_strdup(n));
-	qsort(list->pdata, list->len, sizeof(char *), cmp_names);
+	g_ptr_array_sort(list, cmp_names);
 	for (guint i = 0; i < list->len; i++) {
 		ssize_t vlen = lgetxattr(path, list->pdata[i], value, sizeof(value));
 		g_autofree char *hex = NULL;
