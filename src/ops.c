@@ -208,8 +208,15 @@ static void sv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct sv_fs *fs = fs_of(req);
 	struct stat st;
-	int ret = stat_inode(fs, inode_of(fs, ino), &st);
+	int ret;
 
+	/* An open file outlives its name: a store path collected while a VM reads it. */
+	if (fi) {
+		ret = fstat((int)fi->fh, &st) < 0 ? -errno : 0;
+		sv_policy_present_attr(&st, fs->opts->uid, fs->opts->gid);
+	} else {
+		ret = stat_inode(fs, inode_of(fs, ino), &st);
+	}
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else

@@ -15,6 +15,7 @@ set -euo pipefail
 
 SV_MOUNTS=()
 SV_PIDS=()
+SV_TRACERS=()
 SV_REMOVE=()	# files the test put outside $SV_TMP
 declare -A SV_DAEMON_OF	# mountpoint -> pid of the daemon sv_mount started
 SV_TMP=
@@ -53,6 +54,10 @@ sv_daemon_reports_clean() {
 
 sv_cleanup() {
 	local status=$? m p f
+	# A traced daemon cannot exit until its tracer lets go.
+	for p in "${SV_TRACERS[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+	done
 	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
 	for p in "${SV_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
@@ -215,4 +220,49 @@ newline"
 	find "$s" -type f ! -perm -u+x ! -name secret -exec chmod 444 {} +
 	find "$s" -type d -exec chmod 555 {} +
 	chown -R root:root "$s"
+}
+
+# sv_trace_start PID LOG: traces every path-taking syscall of the running
+# daemon PID (all its threads) into LOG; returns once all threads are traced.
+sv_trace_start() {
+	local pid=$1 log=$2 t
+	command -v strace >/dev/null || sv_skip "needs strace"
+	strace -f -qq -s 65535 -e trace=%file -o "$log" -p "$pid" 2>"$log.err" &
+	SV_TRACER=$!
+	SV_TRACERS+=("$SV_TRACER")
+	for _ in $(seq "$SV_WAIT_TENTHS"); do
+		t=$(grep -h '^TracerPid:' /proc/"$pid"/task/*/status | grep -c $'\t0$' || true)
+		[ "$t" = 0 ] && return 0
+		sleep 0.1
+	done
+	sv_fail "strace did not attach to $pid: $(cat "$log.err")"
+}
+
+sv_trace_stop() {
+	kill "$SV_TRACER"
+	wait "$SV_TRACER" || true
+}
+
+# sv_trace_check LOG: prints every traced call that names a path other than
+# one component relative to a directory fd, or a path the daemon is known to
+# use (/dev/fuse for a new thread's channel, /proc/sys/fs/pipe-max-size for
+# its splice pipe, /proc/PID/task/TID/status for a caller's groups,
+# /proc/self/fd/N[/NAME] for xattrs).  False if any.
+sv_trace_check() {
+	perl -ne '
+		next if /^\d+\s+(\+\+\+|---)/ || /resumed>/;
+		next unless /^\d+\s+(\w+)\((.*)$/;
+		my ($call, $args) = ($1, $2);
+		my $str = qr/"((?:[^"\\]|\\.)*)"/;
+		if ($args =~ /^\d+, $str/) {
+			next if $1 !~ m{/} && $1 ne "..";
+		} elsif ($args =~ /^(?:AT_FDCWD, )?$str/) {
+			my $p = $1;
+			next if $p eq "/dev/fuse" || $p eq "/proc/sys/fs/pipe-max-size";
+			next if $p =~ m{^/proc/\d+/task/\d+/status$};
+			next if $p =~ m{^/proc/self/fd/\d+(/[^/]+)?$} && $p !~ m{/\.\.$};
+		}
+		print "outside one component: $_";
+		$bad++;
+		END { exit($bad ? 1 : 0) }' "$1"
 }

@@ -11,6 +11,12 @@
  *   svprobe write-attempts D  tries every writing call under D, one line each
  *                             (fd-based writes need a writable fd, which the
  *                             opens for writing tried here never give)
+ *   svprobe deep DIR          follows DIR's chain of single subdirectories one
+ *                             openat() at a time, past PATH_MAX: depth, path
+ *                             length and the sha256 of the file "leaf" at the end
+ *   svprobe try-open P...     per path: O_RDONLY|O_NONBLOCK|O_NOFOLLOW open and a
+ *                             one-byte read: "ok read=N", "ok readerr=E" or "err E"
+ *   svprobe mksock PATH       creates a unix socket at PATH
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -20,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <glib.h>
@@ -283,10 +291,100 @@ static int write_attempts(const char *dir)
 	return 0;
 }
 
+/* The one subdirectory of the directory dirfd, or NULL at the bottom. */
+static char *only_subdir(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *d;
+	char *sub = NULL;
+
+	if (!dp)
+		return NULL;
+	while ((d = readdir(dp)))
+		if (d->d_type == DT_DIR && strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+			sub = g_strdup(d->d_name);
+	closedir(dp);
+	return sub;
+}
+
+static int deep(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	size_t depth = 0, len = 0;
+	char *sub;
+
+	if (fd < 0) {
+		printf("err %s\n", errno_name(errno));
+		return 1;
+	}
+	while ((sub = only_subdir(fd))) {
+		int next = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		len += strlen(sub) + 1;
+		g_free(sub);
+		close(fd);
+		if (next < 0) {
+			printf("depth=%zu pathlen=%zu err %s\n", depth, len, errno_name(errno));
+			return 1;
+		}
+		fd = next;
+		depth++;
+	}
+	int leaf = openat(fd, "leaf", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	g_autofree char *sum = leaf < 0 ? g_strdup_printf("err %s", errno_name(errno)) : sha256_fd(leaf);
+
+	printf("depth=%zu pathlen=%zu leaf %s\n", depth, len, sum);
+	if (leaf >= 0)
+		close(leaf);
+	close(fd);
+	return 0;
+}
+
+static int try_open(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		g_autofree char *p = printable(argv[i]);
+		int fd = open(argv[i], O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		char byte;
+		ssize_t n;
+
+		if (fd < 0) {
+			printf("%s err %s\n", p, errno_name(errno));
+			continue;
+		}
+		n = read(fd, &byte, 1);
+		if (n < 0)
+			printf("%s ok readerr=%s\n", p, errno == EAGAIN ? "EAGAIN" : errno_name(errno));
+		else
+			printf("%s ok read=%zd\n", p, n);
+		close(fd);
+	}
+	return 0;
+}
+
+static int mksock(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "svprobe: cannot create socket %s\n", path);
+		return 1;
+	}
+	strcpy(addr.sun_path, path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		perror("svprobe: bind");
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -302,6 +400,12 @@ int main(int argc, char **argv)
 		return noatime_open(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "write-attempts") == 0)
 		return write_attempts(argv[2]);
+	else if (strcmp(argv[1], "deep") == 0)
+		return deep(argv[2]);
+	else if (strcmp(argv[1], "try-open") == 0)
+		return try_open(argc - 2, argv + 2);
+	else if (strcmp(argv[1], "mksock") == 0)
+		return mksock(argv[2]);
 	else {
 		fprintf(stderr, "svprobe: unknown command '%s'\n", argv[1]);
 		return 2;
