@@ -17,16 +17,24 @@
  *   svprobe try-open P...     per path: O_RDONLY|O_NONBLOCK|O_NOFOLLOW open and a
  *                             one-byte read: "ok read=N", "ok readerr=E" or "err E"
  *   svprobe mksock PATH       creates a unix socket at PATH
+ *   svprobe soak ROLE SOURCE VIEW SECONDS SEED
+ *                             for SECONDS, compares VIEW against SOURCE at
+ *                             random: ROLE read (bytes, then drops the view's
+ *                             cached pages), direct (bytes, O_DIRECT), stat
+ *                             (lstat) or list (readdir); prints one line of
+ *                             counts, and each mismatch or error on stderr
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
@@ -381,10 +389,185 @@ static int mksock(const char *path)
 	return 0;
 }
 
+static GPtrArray *soak_files, *soak_dirs;
+
+static void collect_entry(const char *root, const char *rel, const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		g_ptr_array_add(soak_files, g_strdup(rel));
+	else if (S_ISDIR(st->st_mode))
+		g_ptr_array_add(soak_dirs, g_strdup(rel));
+}
+
+struct soak_counts {
+	unsigned long ops, bytes, mismatches, errors;
+};
+
+static void soak_report(struct soak_counts *c, bool mismatch, const char *what,
+			const char *rel, int err)
+{
+	g_autofree char *p = printable(rel);
+
+	if (mismatch) {
+		c->mismatches++;
+		fprintf(stderr, "soak: mismatch: %s %s\n", what, p);
+	} else {
+		c->errors++;
+		fprintf(stderr, "soak: error: %s %s: %s\n", what, p, errno_name(err));
+	}
+}
+
+/* Reads one file through the view in random pieces and compares each with SOURCE. */
+static void soak_read(const char *src, const char *view, const char *rel, bool direct,
+		      GRand *rng, struct soak_counts *c)
+{
+	g_autofree char *spath = g_build_filename(src, rel, NULL);
+	g_autofree char *vpath = g_build_filename(view, rel, NULL);
+	int sfd = open_noatime(spath, O_RDONLY);
+	int vfd = open(vpath, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	const size_t max_chunk = 1 << 18;
+	void *sbuf = NULL, *vbuf = NULL;
+	struct stat st;
+
+	if (sfd < 0 || fstat(sfd, &st) < 0) {
+		fprintf(stderr, "soak: cannot read SOURCE's %s\n", spath);
+		exit(2);
+	}
+	if (vfd < 0) {
+		soak_report(c, false, "open", rel, errno);
+		goto out;
+	}
+	if (posix_memalign(&sbuf, 4096, max_chunk) || posix_memalign(&vbuf, 4096, max_chunk))
+		abort();
+	/* Half the time the whole file in order, else a few random pieces. */
+	bool sequential = g_rand_boolean(rng);
+	off_t pos = 0;
+	for (int piece = 0; sequential ? pos < st.st_size || piece == 0 : piece < 8; piece++) {
+		size_t len = (size_t)g_rand_int_range(rng, 1, max_chunk + 1);
+		ssize_t sn, vn;
+
+		if (!sequential)
+			pos = st.st_size ? (off_t)(g_rand_double(rng) * (double)st.st_size) : 0;
+		if (direct) {
+			/* O_DIRECT may want aligned offsets and sizes. */
+			pos &= ~(off_t)4095;
+			len = (len + 4095) & ~(size_t)4095;
+		}
+		sn = pread(sfd, sbuf, len, pos);
+		vn = pread(vfd, vbuf, len, pos);
+		if (vn < 0) {
+			soak_report(c, false, "pread", rel, errno);
+			break;
+		}
+		if (sn != vn || memcmp(sbuf, vbuf, (size_t)vn) != 0) {
+			soak_report(c, true, "bytes", rel, 0);
+			break;
+		}
+		c->bytes += (unsigned long)vn;
+		pos += vn;
+		if (vn == 0)
+			break;
+	}
+	if (!direct)
+		posix_fadvise(vfd, 0, 0, POSIX_FADV_DONTNEED);
+out:
+	free(sbuf);
+	free(vbuf);
+	if (vfd >= 0)
+		close(vfd);
+	close(sfd);
+}
+
+static void soak_stat(const char *src, const char *view, const char *rel, struct soak_counts *c)
+{
+	g_autofree char *spath = g_build_filename(src, rel, NULL);
+	g_autofree char *vpath = g_build_filename(view, rel, NULL);
+	struct stat s, v;
+
+	if (lstat(spath, &s) < 0)
+		exit(2);
+	if (lstat(vpath, &v) < 0) {
+		soak_report(c, false, "lstat", rel, errno);
+		return;
+	}
+	if (s.st_mode != v.st_mode || s.st_size != v.st_size || s.st_nlink != v.st_nlink ||
+	    s.st_mtim.tv_sec != v.st_mtim.tv_sec || s.st_mtim.tv_nsec != v.st_mtim.tv_nsec)
+		soak_report(c, true, "lstat", rel, 0);
+}
+
+static GPtrArray *list_dir(const char *path)
+{
+	DIR *dp = opendir_noatime(path);
+	GPtrArray *names;
+	struct dirent *d;
+
+	if (!dp)
+		return NULL;
+	names = g_ptr_array_new_with_free_func(g_free);
+	while ((d = readdir(dp)))
+		g_ptr_array_add(names, g_strdup(d->d_name));
+	closedir(dp);
+	g_ptr_array_sort(names, cmp_names);
+	return names;
+}
+
+static void soak_list(const char *src, const char *view, const char *rel, struct soak_counts *c)
+{
+	g_autofree char *spath = *rel ? g_build_filename(src, rel, NULL) : g_strdup(src);
+	g_autofree char *vpath = *rel ? g_build_filename(view, rel, NULL) : g_strdup(view);
+	g_autoptr(GPtrArray) s = list_dir(spath);
+	g_autoptr(GPtrArray) v = list_dir(vpath);
+
+	if (!s)
+		exit(2);
+	if (!v) {
+		soak_report(c, false, "readdir", rel, errno);
+		return;
+	}
+	for (guint i = 0; i < s->len; i++)
+		if (i >= v->len || strcmp(s->pdata[i], v->pdata[i]) != 0) {
+			soak_report(c, true, "readdir", rel, 0);
+			return;
+		}
+	if (s->len != v->len)
+		soak_report(c, true, "readdir", rel, 0);
+}
+
+static int soak(const char *role, const char *src, const char *view, int seconds,
+		guint32 seed)
+{
+	g_autoptr(GRand) rng = g_rand_new_with_seed(seed);
+	struct soak_counts c = { 0 };
+	gint64 end = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+
+	soak_files = g_ptr_array_new_with_free_func(g_free);
+	soak_dirs = g_ptr_array_new_with_free_func(g_free);
+	walk(src, "", collect_entry);
+	if (soak_files->len == 0)
+		return 2;
+	while (g_get_monotonic_time() < end) {
+		const char *file = soak_files->pdata[g_rand_int_range(rng, 0, soak_files->len)];
+		const char *dir = soak_dirs->pdata[g_rand_int_range(rng, 0, soak_dirs->len)];
+
+		if (strcmp(role, "read") == 0 || strcmp(role, "direct") == 0)
+			soak_read(src, view, file, role[0] == 'd', rng, &c);
+		else if (strcmp(role, "stat") == 0)
+			soak_stat(src, view, g_rand_boolean(rng) ? file : dir, &c);
+		else if (strcmp(role, "list") == 0)
+			soak_list(src, view, dir, &c);
+		else
+			return 2;
+		c.ops++;
+	}
+	printf("soak %s: ops=%lu bytes=%lu mismatches=%lu errors=%lu\n", role, c.ops, c.bytes,
+	       c.mismatches, c.errors);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -406,6 +589,8 @@ int main(int argc, char **argv)
 		return try_open(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "mksock") == 0)
 		return mksock(argv[2]);
+	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
+		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
 	else {
 		fprintf(stderr, "svprobe: unknown command '%s'\n", argv[1]);
 		return 2;
