@@ -266,3 +266,21 @@ sv_trace_check() {
 		$bad++;
 		END { exit($bad ? 1 : 0) }' "$1"
 }
+
+# sv_stats PID LOG: asks the daemon for its counters (SIGUSR1) and prints
+# the fresh "stats:" line from LOG.
+sv_stats() {
+	local pid=$1 log=$2 before n
+	before=$(grep -c 'stats:' "$log" || true)
+	kill -USR1 "$pid"
+	for _ in $(seq "$SV_WAIT_TENTHS"); do
+		n=$(grep -c 'stats:' "$log" || true)
+		[ "$n" -gt "$before" ] && break
+		sleep 0.1
+	done
+	[ "$n" -gt "$before" ] || sv_fail "daemon $pid did not log its counters"
+	grep 'stats:' "$log" | tail -1
+}
+
+# sv_stat_field FIELD STATS-LINE: one counter of a stats line.
+sv_stat_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }

@@ -43,16 +43,8 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' /proc/"$daemon"/status; }
 # directories (all bounded by its threads or the cache): open files and
 # directories, the root, stdio.  Asks the daemon for its cache size.
 fd_balance() {
-	local n before
-	before=$(grep -c 'stats:' "$log" || true)
-	kill -USR1 "$daemon"
-	for _ in $(seq "$SV_WAIT_TENTHS"); do
-		n=$(grep -c 'stats:' "$log" || true)
-		[ "$n" -gt "$before" ] && break
-		sleep 0.1
-	done
 	local dir_fds other
-	dir_fds=$(grep 'stats:' "$log" | tail -1 | sed 's/.*dir_fds=\([0-9]*\).*/\1/')
+	dir_fds=$(sv_stat_field dir_fds "$(sv_stats "$daemon" "$log")")
 	other=$(find /proc/"$daemon"/fd -mindepth 1 -printf '%l\n' | grep -cv -e '^/dev/fuse$' -e '^pipe:' || true)
 	echo $((other - dir_fds))
 }
