@@ -17,6 +17,9 @@
  *   svprobe try-open P...     per path: O_RDONLY|O_NONBLOCK|O_NOFOLLOW open and a
  *                             one-byte read: "ok read=N", "ok readerr=E" or "err E"
  *   svprobe mksock PATH       creates a unix socket at PATH
+ *   svprobe hold F...         opens every F and keeps them open until stdin
+ *                             ends, then reads a byte of each: prints
+ *                             "opened N failed N ERRNO..." and "read N failed N"
  *   svprobe soak ROLE SOURCE VIEW SECONDS SEED
  *                             for SECONDS, compares VIEW against SOURCE at
  *                             random: ROLE read (bytes, then drops the view's
@@ -54,6 +57,7 @@ static const char *errno_name(int err)
 		{ EMFILE, "EMFILE" }, { ENFILE, "ENFILE" }, { EIO, "EIO" },
 		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EXDEV, "EXDEV" }, { EBADF, "EBADF" },
 		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ENODATA, "ENODATA" }, { ETXTBSY, "ETXTBSY" },
+		{ EUCLEAN, "EUCLEAN" }, { ECONNABORTED, "ECONNABORTED" }, { ENOSPC, "ENOSPC" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
 		if (names[i].err == err)
@@ -389,6 +393,35 @@ static int mksock(const char *path)
 	return 0;
 }
 
+static int hold(int argc, char **argv)
+{
+	g_autofree int *fds = g_new(int, argc);
+	g_autoptr(GString) errs = g_string_new(NULL);
+	int opened = 0, read_ok = 0;
+	char byte;
+
+	for (int i = 0; i < argc; i++) {
+		fds[i] = open(argv[i], O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			g_string_append_printf(errs, " %s", errno_name(errno));
+		else
+			opened++;
+	}
+	printf("opened %d failed %d%s\n", opened, argc - opened, errs->str);
+	fflush(stdout);
+	while (read(0, &byte, 1) > 0)
+		;
+	for (int i = 0; i < argc; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (pread(fds[i], &byte, 1, 0) == 1)
+			read_ok++;
+		close(fds[i]);
+	}
+	printf("read %d failed %d\n", read_ok, opened - read_ok);
+	return 0;
+}
+
 static GPtrArray *soak_files, *soak_dirs;
 
 static void collect_entry(const char *root, const char *rel, const struct stat *st)
@@ -567,7 +600,7 @@ static int soak(const char *role, const char *src, const char *view, int seconds
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|soak ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -589,6 +622,8 @@ int main(int argc, char **argv)
 		return try_open(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "mksock") == 0)
 		return mksock(argv[2]);
+	else if (strcmp(argv[1], "hold") == 0)
+		return hold(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
 		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
 	else {
