@@ -149,7 +149,14 @@ sv_mount() {
 	SV_PIDS+=("$SV_DAEMON")
 	for _ in $(seq $((SV_WAIT_TENTHS * 2))); do
 		# A dead view already there (recover_stale) must not pass for the new one.
-		sv_is_mounted "$mnt" && stat -f "$mnt" >/dev/null 2>&1 && return 0
+		if sv_is_mounted "$mnt" && stat -f "$mnt" >/dev/null 2>&1; then
+			# As root the daemon always works on a private noatime clone of SOURCE.
+			if [ "$(id -u)" = 0 ] && [ ${#SV_WRAPPER[@]} -eq 0 ] &&
+			   grep -q 'cannot lock SOURCE down' "$SV_LOG"; then
+				sv_fail "$(cat "$SV_LOG")"
+			fi
+			return 0
+		fi
 		kill -0 "$SV_DAEMON" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -184,6 +191,18 @@ sv_wait_gone() {
 		sleep 0.1
 	done
 	sv_fail "process $1 still running after $2 s"
+}
+
+# sv_comparable_times LOG FILE: FILE, an "svprobe times" listing, without its
+# atimes when the daemon logging to LOG could not lock SOURCE down in a
+# noatime clone, which only a wrapper lacking open_tree (valgrind 3.19) allows.
+sv_comparable_times() {
+	if grep -q 'cannot lock SOURCE down' "$1"; then
+		echo "atimes not compared: the daemon under '$STOREVIEW_WRAPPER' has no open_tree" >&2
+		sed 's/ atime=[^ ]*//' "$2"
+	else
+		cat "$2"
+	fi
 }
 
 # sv_unmount MOUNTPOINT: unmounts and waits for the daemon to exit cleanly.
