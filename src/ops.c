@@ -207,9 +207,21 @@ static void sv_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void sv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
 	struct stat st;
-	int ret = stat_inode(fs, inode_of(fs, ino), &st);
+	int ret;
 
+	/*
+	 * An open file outlives its name: a store path collected while a VM
+	 * reads it.  (Entries shown as files by virtfs have a memfd instead.)
+	 */
+	if (fi && S_ISREG(inode->mode)) {
+		ret = fstat((int)fi->fh, &st) < 0 ? -errno : 0;
+		if (ret == 0)
+			present_attr(fs, &st);
+	} else {
+		ret = stat_inode(fs, inode, &st);
+	}
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else

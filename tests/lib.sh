@@ -3,6 +3,10 @@
 # Every mount made through sv_mount is unmounted, and every daemon killed,
 # when the test exits, fails or is interrupted.  Exit status follows
 # automake: 0 pass, 77 skip, 99 hard error, anything else fail.
+#
+# STOREVIEW_WRAPPER, if set, is a command line the daemon runs under (e.g.
+# valgrind), in which @REPORTS@ names the directory the reports go to.  A report of ASan, UBSan or valgrind about the daemon fails the
+# test that started it, whichever way the test ends.
 
 set -euo pipefail
 
@@ -11,9 +15,14 @@ set -euo pipefail
 
 SV_MOUNTS=()
 SV_PIDS=()
+SV_TRACERS=()
 SV_REMOVE=()	# files the test put outside $SV_TMP
 declare -A SV_DAEMON_OF	# mountpoint -> pid of the daemon sv_mount started
 SV_TMP=
+read -ra SV_WRAPPER <<<"${STOREVIEW_WRAPPER:-}"
+# Polling bounds, in tenths of a second: a wrapped daemon starts and stops slowly.
+SV_WAIT_TENTHS=50
+[ ${#SV_WRAPPER[@]} -eq 0 ] || SV_WAIT_TENTHS=300
 
 sv_skip() { echo "SKIP: $*"; exit 77; }
 sv_fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -25,15 +34,37 @@ sv_require_fuse() {
 	command -v setpriv >/dev/null || sv_skip "needs setpriv (util-linux)"
 }
 
+# Prints the sanitizer and valgrind reports about the daemons; false if any.
+sv_daemon_reports_clean() {
+	local f clean=0
+
+	for f in "$SV_TMP"/reports/*; do
+		[ -s "$f" ] || continue
+		case $f in
+		*/valgrind.*)
+			# Only a finished run has a summary; a killed daemon has none.
+			grep -q 'ERROR SUMMARY: [1-9]' "$f" || continue ;;
+		esac
+		echo "daemon report $f:" >&2
+		cat "$f" >&2
+		clean=1
+	done
+	return $clean
+}
+
 sv_cleanup() {
-	local m p f
+	local status=$? m p f
+	# A traced daemon cannot exit until its tracer lets go.
+	for p in "${SV_TRACERS[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+	done
 	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
 	for p in "${SV_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
 	for p in "${SV_PIDS[@]}"; do
-		# A process that ignores SIGTERM for 5 s is killed.
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		# A process that ignores SIGTERM for 5 s (30 s under a wrapper) is killed.
+		for _ in $(seq "$SV_WAIT_TENTHS"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null || true
 	done
 	for m in "${SV_MOUNTS[@]}"; do
@@ -49,7 +80,14 @@ sv_cleanup() {
 	for f in "${SV_REMOVE[@]}"; do
 		rm -f "$f"
 	done
-	[ -z "$SV_TMP" ] || rm -rf "$SV_TMP"
+	if [ -n "$SV_TMP" ]; then
+		if ! sv_daemon_reports_clean; then
+			echo "FAIL: the daemon's sanitizer or valgrind reports above" >&2
+			[ "$status" != 0 ] || status=1
+		fi
+		rm -rf "$SV_TMP"
+	fi
+	exit "$status"
 }
 trap sv_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -59,6 +97,7 @@ trap 'exit 130' INT TERM
 sv_tmpdir() {
 	SV_TMP=$(mktemp -d /tmp/storeview-test.XXXXXX)
 	chmod 755 "$SV_TMP"
+	mkdir "$SV_TMP/reports"
 	install -m 755 "$SVPROBE" "$SV_TMP/svprobe"
 	PROBE="$SV_TMP/svprobe"
 }
@@ -97,16 +136,27 @@ sv_is_mounted() { grep -qs " $1 fuse.storeview " /proc/self/mounts; }
 sv_mount() {
 	local source=$1 mnt=$2
 	shift 2
+	local wrapper=("${SV_WRAPPER[@]//@REPORTS@/$SV_TMP/reports}")
 	SV_MOUNTS+=("$mnt")
 	SV_LOG=$SV_TMP/daemon.$(basename "$mnt").log
 	# Background jobs start with SIGINT ignored; a daemon started by hand has it.
-	env --default-signal=INT "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
+	# Sanitizer reports go to files the cleanup checks (an unsanitized build ignores these).
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SV_TMP/reports/asan" \
+	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$SV_TMP/reports/ubsan" \
+		env --default-signal=INT "${wrapper[@]}" "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
 	SV_DAEMON=$!
 	SV_DAEMON_OF[$mnt]=$SV_DAEMON
 	SV_PIDS+=("$SV_DAEMON")
-	for _ in $(seq 100); do
+	for _ in $(seq $((SV_WAIT_TENTHS * 2))); do
 		# A dead view already there (recover_stale) must not pass for the new one.
-		sv_is_mounted "$mnt" && stat -f "$mnt" >/dev/null 2>&1 && return 0
+		if sv_is_mounted "$mnt" && stat -f "$mnt" >/dev/null 2>&1; then
+			# As root the daemon always works on a private noatime clone of SOURCE.
+			if [ "$(id -u)" = 0 ] && [ ${#SV_WRAPPER[@]} -eq 0 ] &&
+			   grep -q 'cannot lock SOURCE down' "$SV_LOG"; then
+				sv_fail "$(cat "$SV_LOG")"
+			fi
+			return 0
+		fi
 		kill -0 "$SV_DAEMON" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -141,6 +191,18 @@ sv_wait_gone() {
 		sleep 0.1
 	done
 	sv_fail "process $1 still running after $2 s"
+}
+
+# sv_comparable_times LOG FILE: FILE, an "svprobe times" listing, without its
+# atimes when the daemon logging to LOG could not lock SOURCE down in a
+# noatime clone, which only a wrapper lacking open_tree (valgrind 3.19) allows.
+sv_comparable_times() {
+	if grep -q 'cannot lock SOURCE down' "$1"; then
+		echo "atimes not compared: the daemon under '$STOREVIEW_WRAPPER' has no open_tree" >&2
+		sed 's/ atime=[^ ]*//' "$2"
+	else
+		cat "$2"
+	fi
 }
 
 # sv_unmount MOUNTPOINT: unmounts and waits for the daemon to exit cleanly.
@@ -178,3 +240,66 @@ newline"
 	find "$s" -type d -exec chmod 555 {} +
 	chown -R root:root "$s"
 }
+
+# sv_trace_start PID LOG: traces every path-taking syscall of the running
+# daemon PID (all its threads) into LOG; returns once all threads are traced.
+sv_trace_start() {
+	local pid=$1 log=$2 t
+	command -v strace >/dev/null || sv_skip "needs strace"
+	strace -f -qq -s 65535 -e trace=%file -o "$log" -p "$pid" 2>"$log.err" &
+	SV_TRACER=$!
+	SV_TRACERS+=("$SV_TRACER")
+	for _ in $(seq "$SV_WAIT_TENTHS"); do
+		t=$(grep -h '^TracerPid:' /proc/"$pid"/task/*/status | grep -c $'\t0$' || true)
+		[ "$t" = 0 ] && return 0
+		sleep 0.1
+	done
+	sv_fail "strace did not attach to $pid: $(cat "$log.err")"
+}
+
+sv_trace_stop() {
+	kill "$SV_TRACER"
+	wait "$SV_TRACER" || true
+}
+
+# sv_trace_check LOG: prints every traced call that names a path other than
+# one component relative to a directory fd, or a path the daemon is known to
+# use (/dev/fuse for a new thread's channel, /proc/sys/fs/pipe-max-size for
+# its splice pipe, /proc/PID/task/TID/status for a caller's groups,
+# /proc/self/fd/N[/NAME] for xattrs).  False if any.
+sv_trace_check() {
+	perl -ne '
+		next if /^\d+\s+(\+\+\+|---)/ || /resumed>/;
+		next unless /^\d+\s+(\w+)\((.*)$/;
+		my ($call, $args) = ($1, $2);
+		my $str = qr/"((?:[^"\\]|\\.)*)"/;
+		if ($args =~ /^\d+, $str/) {
+			next if $1 !~ m{/} && $1 ne "..";
+		} elsif ($args =~ /^(?:AT_FDCWD, )?$str/) {
+			my $p = $1;
+			next if $p eq "/dev/fuse" || $p eq "/proc/sys/fs/pipe-max-size";
+			next if $p =~ m{^/proc/\d+/task/\d+/status$};
+			next if $p =~ m{^/proc/self/fd/\d+(/[^/]+)?$} && $p !~ m{/\.\.$};
+		}
+		print "outside one component: $_";
+		$bad++;
+		END { exit($bad ? 1 : 0) }' "$1"
+}
+
+# sv_stats PID LOG: asks the daemon for its counters (SIGUSR1) and prints
+# the fresh "stats:" line from LOG.
+sv_stats() {
+	local pid=$1 log=$2 before n
+	before=$(grep -c 'stats:' "$log" || true)
+	kill -USR1 "$pid"
+	for _ in $(seq "$SV_WAIT_TENTHS"); do
+		n=$(grep -c 'stats:' "$log" || true)
+		[ "$n" -gt "$before" ] && break
+		sleep 0.1
+	done
+	[ "$n" -gt "$before" ] || sv_fail "daemon $pid did not log its counters"
+	grep 'stats:' "$log" | tail -1
+}
+
+# sv_stat_field FIELD STATS-LINE: one counter of a stats line.
+sv_stat_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }

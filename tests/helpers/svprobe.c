@@ -11,17 +11,36 @@
  *   svprobe write-attempts D  tries every writing call under D, one line each
  *                             (fd-based writes need a writable fd, which the
  *                             opens for writing tried here never give)
+ *   svprobe deep DIR          follows DIR's chain of single subdirectories one
+ *                             openat() at a time, past PATH_MAX: depth, path
+ *                             length and the sha256 of the file "leaf" at the end
+ *   svprobe try-open P...     per path: O_RDONLY|O_NONBLOCK|O_NOFOLLOW open and a
+ *                             one-byte read: "ok read=N", "ok readerr=E" or "err E"
+ *   svprobe mksock PATH       creates a unix socket at PATH
+ *   svprobe hold F...         opens every F and keeps them open until stdin
+ *                             ends, then reads a byte of each: prints
+ *                             "opened N failed N ERRNO..." and "read N failed N"
+ *   svprobe soak ROLE SOURCE VIEW SECONDS SEED
+ *                             for SECONDS, compares VIEW against SOURCE at
+ *                             random: ROLE read (bytes, then drops the view's
+ *                             cached pages), direct (bytes, O_DIRECT), stat
+ *                             (lstat) or list (readdir); prints one line of
+ *                             counts, and each mismatch or error on stderr
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <glib.h>
@@ -38,6 +57,7 @@ static const char *errno_name(int err)
 		{ EMFILE, "EMFILE" }, { ENFILE, "ENFILE" }, { EIO, "EIO" },
 		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EXDEV, "EXDEV" }, { EBADF, "EBADF" },
 		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ENODATA, "ENODATA" }, { ETXTBSY, "ETXTBSY" },
+		{ EUCLEAN, "EUCLEAN" }, { ECONNABORTED, "ECONNABORTED" }, { ENOSPC, "ENOSPC" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
 		if (names[i].err == err)
@@ -115,7 +135,7 @@ static void walk(const char *root, const char *rel, entry_fn fn)
 		if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
 			g_ptr_array_add(names, g_strdup(d->d_name));
 	closedir(dp);
-	qsort(names->pdata, names->len, sizeof(char *), cmp_names);
+	g_ptr_array_sort(names, cmp_names);
 	for (guint i = 0; i < names->len; i++) {
 		g_autofree char *child = *rel ? g_strconcat(rel, "/", names->pdata[i], NULL)
 					      : g_strdup(names->pdata[i]);
@@ -134,7 +154,7 @@ static char *xattrs_of(const char *path)
 		return g_string_free(out, FALSE);
 	for (char *n = names; n < names + len; n += strlen(n) + 1)
 		g_ptr_array_add(list, g_strdup(n));
-	qsort(list->pdata, list->len, sizeof(char *), cmp_names);
+	g_ptr_array_sort(list, cmp_names);
 	for (guint i = 0; i < list->len; i++) {
 		ssize_t vlen = lgetxattr(path, list->pdata[i], value, sizeof(value));
 		g_autofree char *hex = NULL;
@@ -283,10 +303,304 @@ static int write_attempts(const char *dir)
 	return 0;
 }
 
+/* The one subdirectory of the directory dirfd, or NULL at the bottom. */
+static char *only_subdir(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *d;
+	char *sub = NULL;
+
+	if (!dp)
+		return NULL;
+	while ((d = readdir(dp)))
+		if (d->d_type == DT_DIR && strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+			sub = g_strdup(d->d_name);
+	closedir(dp);
+	return sub;
+}
+
+static int deep(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	size_t depth = 0, len = 0;
+	char *sub;
+
+	if (fd < 0) {
+		printf("err %s\n", errno_name(errno));
+		return 1;
+	}
+	while ((sub = only_subdir(fd))) {
+		int next = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		len += strlen(sub) + 1;
+		g_free(sub);
+		close(fd);
+		if (next < 0) {
+			printf("depth=%zu pathlen=%zu err %s\n", depth, len, errno_name(errno));
+			return 1;
+		}
+		fd = next;
+		depth++;
+	}
+	int leaf = openat(fd, "leaf", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	g_autofree char *sum = leaf < 0 ? g_strdup_printf("err %s", errno_name(errno)) : sha256_fd(leaf);
+
+	printf("depth=%zu pathlen=%zu leaf %s\n", depth, len, sum);
+	if (leaf >= 0)
+		close(leaf);
+	close(fd);
+	return 0;
+}
+
+static int try_open(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		g_autofree char *p = printable(argv[i]);
+		int fd = open(argv[i], O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+		char byte;
+		ssize_t n;
+
+		if (fd < 0) {
+			printf("%s err %s\n", p, errno_name(errno));
+			continue;
+		}
+		n = read(fd, &byte, 1);
+		if (n < 0)
+			printf("%s ok readerr=%s\n", p, errno == EAGAIN ? "EAGAIN" : errno_name(errno));
+		else
+			printf("%s ok read=%zd\n", p, n);
+		close(fd);
+	}
+	return 0;
+}
+
+static int mksock(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "svprobe: cannot create socket %s\n", path);
+		return 1;
+	}
+	strcpy(addr.sun_path, path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		perror("svprobe: bind");
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int hold(int argc, char **argv)
+{
+	g_autofree int *fds = g_new(int, argc);
+	g_autoptr(GString) errs = g_string_new(NULL);
+	int opened = 0, read_ok = 0;
+	char byte;
+
+	for (int i = 0; i < argc; i++) {
+		fds[i] = open(argv[i], O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			g_string_append_printf(errs, " %s", errno_name(errno));
+		else
+			opened++;
+	}
+	printf("opened %d failed %d%s\n", opened, argc - opened, errs->str);
+	fflush(stdout);
+	while (read(0, &byte, 1) > 0)
+		;
+	for (int i = 0; i < argc; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (pread(fds[i], &byte, 1, 0) == 1)
+			read_ok++;
+		close(fds[i]);
+	}
+	printf("read %d failed %d\n", read_ok, opened - read_ok);
+	return 0;
+}
+
+static GPtrArray *soak_files, *soak_dirs;
+
+static void collect_entry(const char *root, const char *rel, const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		g_ptr_array_add(soak_files, g_strdup(rel));
+	else if (S_ISDIR(st->st_mode))
+		g_ptr_array_add(soak_dirs, g_strdup(rel));
+}
+
+struct soak_counts {
+	unsigned long ops, bytes, mismatches, errors;
+};
+
+static void soak_report(struct soak_counts *c, bool mismatch, const char *what,
+			const char *rel, int err)
+{
+	g_autofree char *p = printable(rel);
+
+	if (mismatch) {
+		c->mismatches++;
+		fprintf(stderr, "soak: mismatch: %s %s\n", what, p);
+	} else {
+		c->errors++;
+		fprintf(stderr, "soak: error: %s %s: %s\n", what, p, errno_name(err));
+	}
+}
+
+/* Reads one file through the view in random pieces and compares each with SOURCE. */
+static void soak_read(const char *src, const char *view, const char *rel, bool direct,
+		      GRand *rng, struct soak_counts *c)
+{
+	g_autofree char *spath = g_build_filename(src, rel, NULL);
+	g_autofree char *vpath = g_build_filename(view, rel, NULL);
+	int sfd = open_noatime(spath, O_RDONLY);
+	int vfd = open(vpath, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	const size_t max_chunk = 1 << 18;
+	void *sbuf = NULL, *vbuf = NULL;
+	struct stat st;
+
+	if (sfd < 0 || fstat(sfd, &st) < 0) {
+		fprintf(stderr, "soak: cannot read SOURCE's %s\n", spath);
+		exit(2);
+	}
+	if (vfd < 0) {
+		soak_report(c, false, "open", rel, errno);
+		goto out;
+	}
+	if (posix_memalign(&sbuf, 4096, max_chunk) || posix_memalign(&vbuf, 4096, max_chunk))
+		abort();
+	/* Half the time the whole file in order, else a few random pieces. */
+	bool sequential = g_rand_boolean(rng);
+	off_t pos = 0;
+	for (int piece = 0; sequential ? pos < st.st_size || piece == 0 : piece < 8; piece++) {
+		size_t len = (size_t)g_rand_int_range(rng, 1, max_chunk + 1);
+		ssize_t sn, vn;
+
+		if (!sequential)
+			pos = st.st_size ? (off_t)(g_rand_double(rng) * (double)st.st_size) : 0;
+		if (direct) {
+			/* O_DIRECT may want aligned offsets and sizes. */
+			pos &= ~(off_t)4095;
+			len = (len + 4095) & ~(size_t)4095;
+		}
+		sn = pread(sfd, sbuf, len, pos);
+		vn = pread(vfd, vbuf, len, pos);
+		if (vn < 0) {
+			soak_report(c, false, "pread", rel, errno);
+			break;
+		}
+		if (sn != vn || memcmp(sbuf, vbuf, (size_t)vn) != 0) {
+			soak_report(c, true, "bytes", rel, 0);
+			break;
+		}
+		c->bytes += (unsigned long)vn;
+		pos += vn;
+		if (vn == 0)
+			break;
+	}
+	if (!direct)
+		posix_fadvise(vfd, 0, 0, POSIX_FADV_DONTNEED);
+out:
+	free(sbuf);
+	free(vbuf);
+	if (vfd >= 0)
+		close(vfd);
+	close(sfd);
+}
+
+static void soak_stat(const char *src, const char *view, const char *rel, struct soak_counts *c)
+{
+	g_autofree char *spath = g_build_filename(src, rel, NULL);
+	g_autofree char *vpath = g_build_filename(view, rel, NULL);
+	struct stat s, v;
+
+	if (lstat(spath, &s) < 0)
+		exit(2);
+	if (lstat(vpath, &v) < 0) {
+		soak_report(c, false, "lstat", rel, errno);
+		return;
+	}
+	if (s.st_mode != v.st_mode || s.st_size != v.st_size || s.st_nlink != v.st_nlink ||
+	    s.st_mtim.tv_sec != v.st_mtim.tv_sec || s.st_mtim.tv_nsec != v.st_mtim.tv_nsec)
+		soak_report(c, true, "lstat", rel, 0);
+}
+
+static GPtrArray *list_dir(const char *path)
+{
+	DIR *dp = opendir_noatime(path);
+	GPtrArray *names;
+	struct dirent *d;
+
+	if (!dp)
+		return NULL;
+	names = g_ptr_array_new_with_free_func(g_free);
+	while ((d = readdir(dp)))
+		g_ptr_array_add(names, g_strdup(d->d_name));
+	closedir(dp);
+	g_ptr_array_sort(names, cmp_names);
+	return names;
+}
+
+static void soak_list(const char *src, const char *view, const char *rel, struct soak_counts *c)
+{
+	g_autofree char *spath = *rel ? g_build_filename(src, rel, NULL) : g_strdup(src);
+	g_autofree char *vpath = *rel ? g_build_filename(view, rel, NULL) : g_strdup(view);
+	g_autoptr(GPtrArray) s = list_dir(spath);
+	g_autoptr(GPtrArray) v = list_dir(vpath);
+
+	if (!s)
+		exit(2);
+	if (!v) {
+		soak_report(c, false, "readdir", rel, errno);
+		return;
+	}
+	for (guint i = 0; i < s->len; i++)
+		if (i >= v->len || strcmp(s->pdata[i], v->pdata[i]) != 0) {
+			soak_report(c, true, "readdir", rel, 0);
+			return;
+		}
+	if (s->len != v->len)
+		soak_report(c, true, "readdir", rel, 0);
+}
+
+static int soak(const char *role, const char *src, const char *view, int seconds,
+		guint32 seed)
+{
+	g_autoptr(GRand) rng = g_rand_new_with_seed(seed);
+	struct soak_counts c = { 0 };
+	gint64 end = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+
+	soak_files = g_ptr_array_new_with_free_func(g_free);
+	soak_dirs = g_ptr_array_new_with_free_func(g_free);
+	walk(src, "", collect_entry);
+	if (soak_files->len == 0)
+		return 2;
+	while (g_get_monotonic_time() < end) {
+		const char *file = soak_files->pdata[g_rand_int_range(rng, 0, soak_files->len)];
+		const char *dir = soak_dirs->pdata[g_rand_int_range(rng, 0, soak_dirs->len)];
+
+		if (strcmp(role, "read") == 0 || strcmp(role, "direct") == 0)
+			soak_read(src, view, file, role[0] == 'd', rng, &c);
+		else if (strcmp(role, "stat") == 0)
+			soak_stat(src, view, g_rand_boolean(rng) ? file : dir, &c);
+		else if (strcmp(role, "list") == 0)
+			soak_list(src, view, dir, &c);
+		else
+			return 2;
+		c.ops++;
+	}
+	printf("soak %s: ops=%lu bytes=%lu mismatches=%lu errors=%lu\n", role, c.ops, c.bytes,
+	       c.mismatches, c.errors);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -302,6 +616,16 @@ int main(int argc, char **argv)
 		return noatime_open(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "write-attempts") == 0)
 		return write_attempts(argv[2]);
+	else if (strcmp(argv[1], "deep") == 0)
+		return deep(argv[2]);
+	else if (strcmp(argv[1], "try-open") == 0)
+		return try_open(argc - 2, argv + 2);
+	else if (strcmp(argv[1], "mksock") == 0)
+		return mksock(argv[2]);
+	else if (strcmp(argv[1], "hold") == 0)
+		return hold(argc - 2, argv + 2);
+	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
+		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
 	else {
 		fprintf(stderr, "svprobe: unknown command '%s'\n", argv[1]);
 		return 2;
