@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <glib.h>
 #ifdef HAVE_LIBSYSTEMD
@@ -48,6 +49,21 @@ static void *signal_main(void *data)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Open files of the clients (QEMU may hold thousands) each need an fd here:
+ * take all the kernel allows.  Directory fds stay bounded by dir_fd_cache.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+			g_debug("cannot raise the fd limit: %s", g_strerror(errno));
+	}
 }
 
 static void notify_ready(const struct sv_options *opts)
@@ -92,6 +108,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 
 	g_rw_lock_init(&fs.closure_lock);
 
+	raise_fd_limit();
 	fs.root_fd = sv_source_open(opts->source, &error);
 	if (fs.root_fd < 0)
 		goto out;

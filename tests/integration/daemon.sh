@@ -56,10 +56,12 @@ sv_pass "daemon mode: returns once mounted (ro,nosuid,nodev, fsname=SOURCE); SIG
 # background jobs start with SIGINT ignored, which libfuse respects.)
 sv_mount "$SV_TMP/store" "$SV_TMP/view" -o uid=65534
 cat view/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-e/file >/dev/null
+read -r soft hard < <(awk '/^Max open files/ {print $4, $5}' "/proc/$SV_DAEMON/limits")
+[ "$soft" = "$hard" ] || sv_fail "fd limit not raised to the hard limit: soft $soft, hard $hard"
 kill -USR1 "$SV_DAEMON"
 for _ in $(seq 100); do grep -q 'stats:' "$SV_LOG" && break; sleep 0.05; done
 grep -q 'stats: lookups=[1-9][0-9]* opens=1 ' "$SV_LOG" || sv_fail "SIGUSR1: $(cat "$SV_LOG")"
 kill -TERM "$SV_DAEMON"
 wait "$SV_DAEMON" || sv_fail "daemon exit status $? after SIGTERM"
 sv_is_mounted "$SV_TMP/view" && sv_fail "SIGTERM left the view mounted"
-sv_pass "foreground: SIGUSR1 logs counters, SIGTERM unmounts and exits 0"
+sv_pass "foreground: fd limit raised to the hard limit ($hard), SIGUSR1 logs counters, SIGTERM unmounts and exits 0"
