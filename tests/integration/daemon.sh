@@ -52,8 +52,10 @@ kill -0 "$pid" 2>/dev/null && sv_fail "daemon still running after SIGINT"
 sv_is_mounted "$SV_TMP/view" && sv_fail "SIGINT left the view mounted"
 sv_pass "daemon mode: returns once mounted (ro,nosuid,nodev, fsname=SOURCE); SIGINT unmounts even with relative paths"
 
-# Foreground: SIGTERM unmounts; SIGUSR1 logs the counters.  (A script's
+# Foreground: the fd limit goes up to the hard one; SIGTERM unmounts;
+# SIGUSR1 logs the counters.  (A script's
 # background jobs start with SIGINT ignored, which libfuse respects.)
+ulimit -Sn 256
 sv_mount "$SV_TMP/store" "$SV_TMP/view" -o uid=65534
 cat view/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-e/file >/dev/null
 read -r soft hard < <(awk '/^Max open files/ {print $4, $5}' "/proc/$SV_DAEMON/limits")
