@@ -24,6 +24,9 @@
 #                                digest (their errors are still counted)
 #   TREE_DIGEST_ERRORS=FILE      keep the read errors' messages in FILE
 #   TREE_DIGEST_LISTING=FILE     keep the canonical listing in FILE
+#   TREE_DIGEST_ENTRIES=FILE     only the top-level entries FILE names, one
+#                                a line (a store's closure); the others are
+#                                not walked
 
 set -eu
 
@@ -54,8 +57,16 @@ cd "$1"
 # files and symlinks to read are taken from its listing.  Unreadable entries
 # are expected in a failing run: stderr goes to a file and the missing lines
 # are counted below.
-$BB find . -print0 |
-    $BB xargs -0 "$BB" stat -c '%F|%a|%s|%n' >"$tmp/meta" 2>"$tmp/meta.err" || :
+walk() {
+    if [ -n "${TREE_DIGEST_ENTRIES:-}" ]; then
+        while IFS= read -r entry; do
+            [ -z "$entry" ] || $BB find "./$entry" -print0
+        done <"$TREE_DIGEST_ENTRIES"
+    else
+        $BB find . -print0
+    fi
+}
+walk | $BB xargs -0 "$BB" stat -c '%F|%a|%s|%n' >"$tmp/meta" 2>"$tmp/meta.err" || :
 names() {
     $BB sed -n "s/^$1|[^|]*|[^|]*|//p" "$tmp/meta" | $BB tr '\n' '\0'
 }
