@@ -265,43 +265,44 @@ static void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *inode = inode_of(fs, ino);
 	struct sv_dir *dir;
-	int fd, dfd;
 
 	if (!caller_may(req, inode, SV_ACCESS_READ)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	fd = sv_inode_get_dirfd(fs->inodes, inode);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
-	}
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sv_inode_put_dirfd(fs->inodes, inode);
-	if (dfd < 0) {
-		fuse_reply_err(req, errno);
-		return;
-	}
+	/* Opened at the first readdir: a cached listing never needs it. */
 	dir = g_new0(struct sv_dir, 1);
-	dir->dp = fdopendir(dfd);
-	if (!dir->dp) {
-		int err = errno;
-
-		close(dfd);
-		g_free(dir);
-		fuse_reply_err(req, err);
-		return;
-	}
 	fi->fh = (uint64_t)(uintptr_t)dir;
 	/* Store directories never change, but the root gains and loses paths. */
 	if (inode->parent) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		closedir(dir->dp);
+	if (fuse_reply_open(req, fi) == -ENOENT)
 		g_free(dir);
+}
+
+/* Opens the stream of dir_inode for a first readdir; returns 0 or a negative errno. */
+static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, struct sv_dir *dir)
+{
+	int fd, dfd;
+
+	fd = sv_inode_get_dirfd(fs->inodes, dir_inode);
+	if (fd < 0)
+		return fd;
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sv_inode_put_dirfd(fs->inodes, dir_inode);
+	if (dfd < 0)
+		return -errno;
+	dir->dp = fdopendir(dfd);
+	if (!dir->dp) {
+		int err = -errno;
+
+		close(dfd);
+		return err;
 	}
+	dir->offset = 0;
+	return 0;
 }
 
 static bool is_dot_or_dotdot(const char *name)
@@ -354,6 +355,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	size_t used = 0;
 	int err = 0;
 
+	if (!dir->dp) {
+		err = open_dir_stream(fs, dir_inode, dir);
+		if (err < 0) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+	}
 	if (offset != dir->offset) {
 		seekdir(dir->dp, offset);
 		dir->entry = NULL;
@@ -401,7 +409,8 @@ static void sv_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh;
 
-	closedir(dir->dp);
+	if (dir->dp)
+		closedir(dir->dp);
 	g_free(dir);
 	fuse_reply_err(req, 0);
 }

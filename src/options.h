@@ -7,7 +7,7 @@
 #include <fuse_opt.h>
 
 #define SV_DEFAULT_TIMEOUT 3600.0
-#define SV_DEFAULT_DIR_FD_CACHE 1024
+#define SV_DEFAULT_DIR_FD_CACHE 512
 #define SV_DEFAULT_MAX_THREADS 8
 
 struct sv_options {
