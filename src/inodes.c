@@ -1,4 +1,4 @@
-/* The inode table and the directory fd cache; see inodes.h. */
+/* The inode table and its fd cache; see inodes.h. */
 #include "config.h"
 
 #include <errno.h>
@@ -191,12 +191,15 @@ void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,
 	g_mutex_unlock(&table->lock);
 }
 
-static int open_child_dir(int parent_fd, const struct sv_inode *dir)
+/* Directories get O_PATH fds to resolve names from, regular files read fds. */
+static int open_child(int parent_fd, const struct sv_inode *dir)
 {
+	int flags = O_NOFOLLOW | O_CLOEXEC;
 	struct stat st;
 	int fd;
 
-	fd = openat(parent_fd, dir->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	flags |= S_ISDIR(dir->mode) ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY;
+	fd = openat(parent_fd, dir->name, flags);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -213,7 +216,7 @@ static int open_child_dir(int parent_fd, const struct sv_inode *dir)
 	return fd;
 }
 
-int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
+static int get_fd(struct sv_inode_table *table, struct sv_inode *dir)
 {
 	int parent_fd, fd;
 
@@ -230,18 +233,16 @@ int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 	}
 	g_mutex_unlock(&table->lock);
 
-	if (!S_ISDIR(dir->mode))
-		return -ENOTDIR;
-	parent_fd = sv_inode_get_dirfd(table, dir->parent);
+	parent_fd = get_fd(table, dir->parent);
 	if (parent_fd < 0)
 		return parent_fd;
-	fd = open_child_dir(parent_fd, dir);
+	fd = open_child(parent_fd, dir);
 	if (fd == -EMFILE || fd == -ENFILE) {
 		/* Give back what the cache holds and try once more. */
 		g_mutex_lock(&table->lock);
 		evict_dir_fds(table, 0);
 		g_mutex_unlock(&table->lock);
-		fd = open_child_dir(parent_fd, dir);
+		fd = open_child(parent_fd, dir);
 	}
 	sv_inode_put_dirfd(table, dir->parent);
 	if (fd < 0)
@@ -261,6 +262,20 @@ int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 	fd = dir->fd;
 	g_mutex_unlock(&table->lock);
 	return fd;
+}
+
+int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
+{
+	if (!S_ISDIR(dir->mode))
+		return -ENOTDIR;
+	return get_fd(table, dir);
+}
+
+int sv_inode_get_readfd(struct sv_inode_table *table, struct sv_inode *file)
+{
+	if (!S_ISREG(file->mode))
+		return S_ISDIR(file->mode) ? -EISDIR : -EINVAL;
+	return get_fd(table, file);
 }
 
 void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir)

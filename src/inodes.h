@@ -24,7 +24,7 @@ struct sv_inode {
 	struct sv_inode *parent;	/* NULL for the root; holds a reference */
 	char *name;			/* name in parent; NULL for the root */
 	uint64_t refs;			/* kernel lookups plus child inodes */
-	/* Directory fd cache: fd is an O_PATH fd or -1. */
+	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
 	unsigned int fd_users;
 	struct sv_inode *lru_prev, *lru_next;
@@ -56,6 +56,15 @@ void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,
  * longer leads to this directory).
  */
 int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir);
+
+/*
+ * A read-only fd of a regular file inode, cached like directory fds and
+ * within the same bound, held until sv_inode_put_dirfd() (which releases
+ * either kind).  Serves reads when the kernel opens files without asking
+ * (-o no_open).
+ */
+int sv_inode_get_readfd(struct sv_inode_table *table, struct sv_inode *file);
+
 void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir);
 
 /* Counts for statistics. */

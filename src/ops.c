@@ -91,9 +91,14 @@ static void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
 	sv_inode_put_dirfd(fs->inodes, inode->parent ? inode->parent : inode);
 }
 
-/* What the view shows of an entry whose real lstat is st. */
+/*
+ * What the view shows of an entry whose real lstat is st.  With no_open
+ * the kernel alone checks access on it.
+ */
 static void present_attr(struct sv_fs *fs, struct stat *st)
 {
+	if (fs->opts->no_open)
+		st->st_mode = sv_policy_narrow_mode(st->st_mode, st->st_uid, fs->opts->uid);
 	sv_policy_present_attr(st, fs->opts->uid, fs->opts->gid);
 	if (fs->opts->virtfs_xattrs)
 		sv_virtfs_present_attr(st);
@@ -265,43 +270,49 @@ static void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *inode = inode_of(fs, ino);
 	struct sv_dir *dir;
-	int fd, dfd;
 
+	/* The kernel then reads every directory without a handle, and caches it. */
+	if (fs->opts->no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (!caller_may(req, inode, SV_ACCESS_READ)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	fd = sv_inode_get_dirfd(fs->inodes, inode);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
-	}
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sv_inode_put_dirfd(fs->inodes, inode);
-	if (dfd < 0) {
-		fuse_reply_err(req, errno);
-		return;
-	}
+	/* Opened at the first readdir: a cached listing never needs it. */
 	dir = g_new0(struct sv_dir, 1);
-	dir->dp = fdopendir(dfd);
-	if (!dir->dp) {
-		int err = errno;
-
-		close(dfd);
-		g_free(dir);
-		fuse_reply_err(req, err);
-		return;
-	}
 	fi->fh = (uint64_t)(uintptr_t)dir;
 	/* Store directories never change, but the root gains and loses paths. */
 	if (inode->parent) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		closedir(dir->dp);
+	if (fuse_reply_open(req, fi) == -ENOENT)
 		g_free(dir);
+}
+
+/* Opens the stream of dir_inode for a first readdir; returns 0 or a negative errno. */
+static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, struct sv_dir *dir)
+{
+	int fd, dfd;
+
+	fd = sv_inode_get_dirfd(fs->inodes, dir_inode);
+	if (fd < 0)
+		return fd;
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sv_inode_put_dirfd(fs->inodes, dir_inode);
+	if (dfd < 0)
+		return -errno;
+	dir->dp = fdopendir(dfd);
+	if (!dir->dp) {
+		int err = -errno;
+
+		close(dfd);
+		return err;
 	}
+	dir->offset = 0;
+	return 0;
 }
 
 static bool is_dot_or_dotdot(const char *name)
@@ -349,11 +360,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 {
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *dir_inode = inode_of(fs, ino);
-	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh;
+	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh, unopened = { 0 };
 	g_autofree char *buf = g_malloc(size);
 	size_t used = 0;
 	int err = 0;
 
+	/* Without opendir (no_open), each readdir opens the stream anew. */
+	if (!dir)
+		dir = &unopened;
+	if (!dir->dp) {
+		err = open_dir_stream(fs, dir_inode, dir);
+		if (err < 0) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+	}
 	if (offset != dir->offset) {
 		seekdir(dir->dp, offset);
 		dir->entry = NULL;
@@ -383,6 +404,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_buf(req, buf, used);
+	if (unopened.dp)
+		closedir(unopened.dp);
 }
 
 static void sv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -401,7 +424,8 @@ static void sv_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh;
 
-	closedir(dir->dp);
+	if (dir->dp)
+		closedir(dir->dp);
 	g_free(dir);
 	fuse_reply_err(req, 0);
 }
@@ -477,6 +501,11 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	/* The kernel then opens files alone, and reads come without a handle. */
+	if (fs->opts->no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	as_file = fs->opts->virtfs_xattrs && sv_virtfs_shown_as_file(inode->mode);
 	/* Only regular files are ever opened for I/O on the host. */
 	if (!S_ISREG(inode->mode) && !as_file) {
@@ -504,12 +533,29 @@ static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
+	bool as_file = false;
+	int fd = (int)fi->fh;
 
-	SV_STAT_ADD(fs_of(req), reads);
+	SV_STAT_ADD(fs, reads);
+	/* No handle with no_open: a cached fd, or content made for this read. */
+	if (fs->opts->no_open) {
+		as_file = fs->opts->virtfs_xattrs && sv_virtfs_shown_as_file(inode->mode);
+		fd = as_file ? open_shown_as_file(fs, inode) : sv_inode_get_readfd(fs->inodes, inode);
+		if (fd < 0) {
+			fuse_reply_err(req, -fd);
+			return;
+		}
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].fd = fd;
 	buf.buf[0].pos = offset;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (as_file)
+		close(fd);
+	else if (fs->opts->no_open)
+		sv_inode_put_dirfd(fs->inodes, inode);
 }
 
 static void sv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -518,9 +564,10 @@ static void sv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* Nothing is ever written: ENOSYS tells the kernel to stop asking. */
 static void sv_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void sv_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -27,6 +27,7 @@ enum {
 	KEY_RECOVER_STALE,
 	KEY_CLOSURE_STRICT,
 	KEY_VIRTFS_XATTRS,
+	KEY_NO_OPEN,
 };
 
 struct parse_state {
@@ -52,6 +53,8 @@ static const struct fuse_opt sv_opt_specs[] = {
 	FUSE_OPT_KEY("--closure-strict", KEY_CLOSURE_STRICT),
 	FUSE_OPT_KEY("virtfs_xattrs", KEY_VIRTFS_XATTRS),
 	FUSE_OPT_KEY("--virtfs-xattrs", KEY_VIRTFS_XATTRS),
+	FUSE_OPT_KEY("no_open", KEY_NO_OPEN),
+	FUSE_OPT_KEY("--no-open", KEY_NO_OPEN),
 	FUSE_OPT_END
 };
 
@@ -183,6 +186,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_VIRTFS_XATTRS:
 		opts->virtfs_xattrs = true;
+		return 0;
+	case KEY_NO_OPEN:
+		opts->no_open = true;
 		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!opts->source)
@@ -384,7 +390,8 @@ void sv_options_print_usage(const char *progname)
 	       "    -o allow_other         let other users than the mounting one use the view\n"
 	       "    -o timeout=SECONDS     how long the kernel caches entries and attributes\n"
 	       "                           (default %.0f)\n"
-	       "    -o dir_fd_cache=N      directory fds kept open at most (default %u)\n"
+	       "    -o dir_fd_cache=N      directory (and with no_open, file) fds kept open\n"
+	       "                           at most (default %u)\n"
 	       "    -o max_threads=N       request threads at most (default %u)\n"
 	       "    -o recover_stale       if MOUNTPOINT holds a dead view, unmount it first\n"
 	       "    -o closure=FILE        show only the top-level entries FILE lists\n"
@@ -394,6 +401,10 @@ void sv_options_print_usage(const char *progname)
 	       "    -o closure_strict      entries of FILE missing from SOURCE are fatal\n"
 	       "    -o virtfs_xattrs       QEMU security_model=mapped-xattr layout: real\n"
 	       "                           owners and modes in user.virtfs.* xattrs\n"
+	       "    -o no_open             faster: the kernel opens files and directories\n"
+	       "                           without asking the daemon, checking access against\n"
+	       "                           modes narrowed to what SOURCE allows (a 0400 root\n"
+	       "                           file shows as 0000); O_NOATIME drops go uncounted\n"
 	       "    -o OPTION              libfuse mount options: allow_root, auto_unmount,\n"
 	       "                           noexec, fsname=, subtype=, max_read=, ...\n"
 	       "\n"

@@ -7,7 +7,7 @@
 #include <fuse_opt.h>
 
 #define SV_DEFAULT_TIMEOUT 3600.0
-#define SV_DEFAULT_DIR_FD_CACHE 1024
+#define SV_DEFAULT_DIR_FD_CACHE 512
 #define SV_DEFAULT_MAX_THREADS 8
 
 struct sv_options {
@@ -32,6 +32,7 @@ struct sv_options {
 	bool recover_stale;	/* lazily unmount a dead view on MOUNTPOINT first */
 	bool closure_strict;	/* closure entries missing from SOURCE are fatal */
 	bool virtfs_xattrs;	/* QEMU mapped-xattr layout, see virtfs.h */
+	bool no_open;		/* the kernel opens without asking; modes narrowed */
 	bool foreground;
 	bool debug;
 	bool singlethread;

@@ -117,12 +117,18 @@ START_TEST(long_and_short_forms)
 	ck_assert(opts.recover_stale);
 	ck_assert_double_eq(opts.timeout, 5);
 	ck_assert_uint_eq(opts.dir_fd_cache, 64);
+	ck_assert(!opts.no_open);
 	ck_assert_int_eq(parse("-o", "recover_stale,timeout=0,dir_fd_cache=16,max_threads=2",
 			       "/s", "/m", NULL), 0);
 	ck_assert(opts.recover_stale);
+	ck_assert(!opts.no_open);
 	ck_assert_double_eq(opts.timeout, 0);
 	ck_assert_uint_eq(opts.dir_fd_cache, 16);
 	ck_assert_uint_eq(opts.max_threads, 2);
+	ck_assert_int_eq(parse("-o", "no_open", "/s", "/m", NULL), 0);
+	ck_assert(opts.no_open);
+	ck_assert_int_eq(parse("--no-open", "/s", "/m", NULL), 0);
+	ck_assert(opts.no_open);
 	ck_assert_int_eq(parse("-d", "/s", "/m", NULL), 0);
 	ck_assert(opts.debug && opts.foreground);
 }

@@ -68,6 +68,23 @@ START_TEST(present_attr_replaces_only_owner)
 }
 END_TEST
 
+START_TEST(narrow_mode_grants_no_more_than_source)
+{
+	/* Store entries keep their modes. */
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFDIR | 0555, 0, 65534), S_IFDIR | 0555);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0444, 0, 65534), S_IFREG | 0444);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 04755, 0, 65534), S_IFREG | 04555);
+	/* Root-only entries are closed to the reported owner too. */
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0400, 0, 65534), S_IFREG | 0000);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFDIR | 0750, 0, 65534), S_IFDIR | 0000);
+	/* The real owner reported as owner keeps its bits. */
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFDIR | 0700, 1000, 1000), S_IFDIR | 0700);
+	/* Others may be the real owner (not root) or in its group. */
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0046, 1000, 65534), S_IFREG | 0400);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0754, 1000, 65534), S_IFREG | 0444);
+}
+END_TEST
+
 START_TEST(access_follows_real_owner)
 {
 	struct sv_caller nobody = { .uid = 65534, .gid = 65534 };
@@ -140,6 +157,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, writing_opens_are_erofs);
 	tcase_add_test(tc, client_flags_do_not_reach_backing_file);
 	tcase_add_test(tc, present_attr_replaces_only_owner);
+	tcase_add_test(tc, narrow_mode_grants_no_more_than_source);
 	tcase_add_test(tc, access_follows_real_owner);
 	tcase_add_test(tc, groups_needed_only_when_they_decide);
 	tcase_add_test(tc, names);
