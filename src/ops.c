@@ -92,13 +92,13 @@ static void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
 }
 
 /*
- * What the view shows of an entry whose real lstat is st.  With no_open
- * the kernel alone checks access on it.
+ * What the view shows of an entry whose real lstat is st.  The kernel
+ * checks access against these modes, from its cache, without asking the
+ * daemon: they must grant no more than SOURCE does.
  */
 static void present_attr(struct sv_fs *fs, struct stat *st)
 {
-	if (fs->opts->no_open)
-		st->st_mode = sv_policy_narrow_mode(st->st_mode, st->st_uid, fs->opts->uid);
+	st->st_mode = sv_policy_narrow_mode(st->st_mode, st->st_uid, fs->opts->uid);
 	sv_policy_present_attr(st, fs->opts->uid, fs->opts->gid);
 	if (fs->opts->virtfs_xattrs)
 		sv_virtfs_present_attr(st);

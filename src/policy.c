@@ -28,7 +28,8 @@ void sv_policy_present_attr(struct stat *st, uid_t uid, gid_t gid)
 
 mode_t sv_policy_narrow_mode(mode_t mode, uid_t owner, uid_t uid)
 {
-	mode_t user = (mode >> 6) & 7, group = (mode >> 3) & 7, other = mode & 7;
+	/* Only read and search bits: a read-only view's write bits grant nothing. */
+	mode_t user = (mode >> 6) & 5, group = (mode >> 3) & 5, other = mode & 5;
 	/* Group membership is unknown: a user may get either set of bits. */
 	mode_t not_owner = group & other;
 	/* Anyone else may be the real owner, unless that is root, who passes
@@ -36,7 +37,7 @@ mode_t sv_policy_narrow_mode(mode_t mode, uid_t owner, uid_t uid)
 	mode_t anyone = owner != 0 ? not_owner & user : not_owner;
 	mode_t reported_owner = uid == owner ? user : not_owner;
 
-	return (mode & ~(mode_t)0777) | reported_owner << 6 | anyone << 3 | anyone;
+	return (mode & ~(mode_t)0555) | reported_owner << 6 | anyone << 3 | anyone;
 }
 
 static int permission_bits(mode_t mode, uid_t owner, gid_t group,

@@ -31,11 +31,12 @@ int sv_policy_backing_open_flags(int client_flags, int *backing_flags,
 void sv_policy_present_attr(struct stat *st, uid_t uid, gid_t gid);
 
 /*
- * The mode to report when the kernel alone checks access (-o no_open): each
- * class of the reported owner uid, group and others gets only the access
- * that every user who could fall in it really has in SOURCE, so the
- * kernel never grants what SOURCE would refuse.  A root-owned 0555 or 0444
- * store entry keeps its mode; a 0400 root file shows as 0000.
+ * The mode to report.  The kernel checks access against the reported owner
+ * and mode, from its cache, without asking the daemon; so each class (the
+ * reported owner uid, group, others) gets only the read and search access
+ * that every user who could fall in it really has in SOURCE.  Write bits
+ * are kept: the view is read-only anyway.  A root-owned 0555 or 0444 store
+ * entry keeps its mode; a 0400 root file shows as 0000.
  */
 mode_t sv_policy_narrow_mode(mode_t mode, uid_t owner, uid_t uid);
 

@@ -73,15 +73,18 @@ START_TEST(narrow_mode_grants_no_more_than_source)
 	/* Store entries keep their modes. */
 	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFDIR | 0555, 0, 65534), S_IFDIR | 0555);
 	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0444, 0, 65534), S_IFREG | 0444);
-	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 04755, 0, 65534), S_IFREG | 04555);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 04755, 0, 65534), S_IFREG | 04755);
 	/* Root-only entries are closed to the reported owner too. */
 	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0400, 0, 65534), S_IFREG | 0000);
-	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFDIR | 0750, 0, 65534), S_IFDIR | 0000);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFDIR | 0750, 0, 65534), S_IFDIR | 0200);
+	/* Write bits stay as they are: a read-only view grants no writing. */
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0644, 0, 65534), S_IFREG | 0644);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0600, 0, 65534), S_IFREG | 0200);
 	/* The real owner reported as owner keeps its bits. */
 	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFDIR | 0700, 1000, 1000), S_IFDIR | 0700);
 	/* Others may be the real owner (not root) or in its group. */
-	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0046, 1000, 65534), S_IFREG | 0400);
-	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0754, 1000, 65534), S_IFREG | 0444);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0046, 1000, 65534), S_IFREG | 0402);
+	ck_assert_uint_eq(sv_policy_narrow_mode(S_IFREG | 0754, 1000, 65534), S_IFREG | 0644);
 }
 END_TEST
 
