@@ -59,7 +59,9 @@ ulimit -Sn 256
 sv_mount "$SV_TMP/store" "$SV_TMP/view" -o uid=65534
 cat view/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-e/file >/dev/null
 read -r soft hard < <(awk '/^Max open files/ {print $4, $5}' "/proc/$SV_DAEMON/limits")
-[ "$soft" = "$hard" ] || sv_fail "fd limit not raised to the hard limit: soft $soft, hard $hard"
+# valgrind keeps fds of its own above its client's limit: /proc shows its.
+[ "$soft" = "$hard" ] || [ -n "${STOREVIEW_WRAPPER:-}" ] ||
+	sv_fail "fd limit not raised to the hard limit: soft $soft, hard $hard"
 kill -USR1 "$SV_DAEMON"
 for _ in $(seq 100); do grep -q 'stats:' "$SV_LOG" && break; sleep 0.05; done
 grep -q 'stats: lookups=[1-9][0-9]* opens=1 ' "$SV_LOG" || sv_fail "SIGUSR1: $(cat "$SV_LOG")"
