@@ -202,8 +202,12 @@ static void G_GNUC_NORETURN run_daemon(struct sv_options *opts, struct fuse_args
 	}
 	sv_log_init(opts->debug);
 	status = sv_daemon_run(opts, fuse_args);
-	/* Orphaned: nobody else will remove the mountpoint. */
-	if (getppid() != wrapper && rmdir(opts->mountpoint) < 0)
+	/*
+	 * The daemon removes the mountpoint itself: after a SIGKILLed wrapper
+	 * nobody else will, and getppid() cannot tell, as the kernel reparents
+	 * us to the wrapper's surviving threads first.
+	 */
+	if (rmdir(opts->mountpoint) < 0)
 		g_printerr("storeview exec: cannot remove the mountpoint '%s': %s\n",
 			   opts->mountpoint, g_strerror(errno));
 	_exit(status);
@@ -445,7 +449,8 @@ out:
 			g_printerr("storeview exec: %s\n", error);
 			g_free(error);
 		}
-		if (rmdir(mountpoint) < 0)
+		/* Normally the daemon has removed it already. */
+		if (rmdir(mountpoint) < 0 && errno != ENOENT)
 			g_printerr("storeview exec: cannot remove the mountpoint '%s': %s\n",
 				   mountpoint, g_strerror(errno));
 	}
