@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -11,6 +12,8 @@
 struct sv_inode_table {
 	GMutex lock;
 	GHashTable *by_dev_ino;		/* sv_inode * -> itself */
+	/* Inodes whose (st_dev, st_ino) a newer name took over; alive until forgotten. */
+	GHashTable *superseded;
 	struct sv_inode root;
 	/* Least recently used cached directory fd at lru_tail. */
 	struct sv_inode *lru_head, *lru_tail;
@@ -53,6 +56,7 @@ struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds)
 	}
 	g_mutex_init(&table->lock);
 	table->by_dev_ino = g_hash_table_new(dev_ino_hash, dev_ino_equal);
+	table->superseded = g_hash_table_new(NULL, NULL);
 	table->max_dir_fds = max_dir_fds;
 	fill_from_stat(&table->root, &st);
 	/* The root is never forgotten and its fd never evicted. */
@@ -68,14 +72,12 @@ static void free_inode(struct sv_inode *inode)
 	g_free(inode);
 }
 
-void sv_inode_table_free(struct sv_inode_table *table)
+static void free_all(struct sv_inode_table *table, GHashTable *inodes)
 {
 	GHashTableIter iter;
 	gpointer key;
 
-	if (!table)
-		return;
-	g_hash_table_iter_init(&iter, table->by_dev_ino);
+	g_hash_table_iter_init(&iter, inodes);
 	while (g_hash_table_iter_next(&iter, &key, NULL)) {
 		struct sv_inode *inode = key;
 
@@ -84,7 +86,15 @@ void sv_inode_table_free(struct sv_inode_table *table)
 		if (inode != &table->root)
 			free_inode(inode);
 	}
-	g_hash_table_destroy(table->by_dev_ino);
+	g_hash_table_destroy(inodes);
+}
+
+void sv_inode_table_free(struct sv_inode_table *table)
+{
+	if (!table)
+		return;
+	free_all(table, table->by_dev_ino);
+	free_all(table, table->superseded);
 	g_mutex_clear(&table->lock);
 	g_free(table);
 }
@@ -103,6 +113,18 @@ struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
 
 	g_mutex_lock(&table->lock);
 	inode = g_hash_table_lookup(table->by_dev_ino, &key);
+	/*
+	 * Each name gets its own inode, which reaches the file by that name:
+	 * the number may belong to a hard link, or to a path that garbage
+	 * collection removed and whose number SOURCE gave to a new file.
+	 */
+	if (inode && inode != &table->root &&
+	    (inode->parent != parent || strcmp(inode->name, name) != 0 ||
+	     (inode->mode & S_IFMT) != (st->st_mode & S_IFMT))) {
+		g_hash_table_remove(table->by_dev_ino, inode);
+		g_hash_table_add(table->superseded, inode);
+		inode = NULL;
+	}
 	if (!inode) {
 		inode = g_new0(struct sv_inode, 1);
 		fill_from_stat(inode, st);
@@ -174,7 +196,9 @@ static void unref_locked(struct sv_inode_table *table, struct sv_inode *inode,
 		inode->refs -= count;
 		if (inode->refs > 0)
 			return;
-		g_hash_table_remove(table->by_dev_ino, inode);
+		/* Not by key if superseded: the key is the newer inode's too. */
+		if (!g_hash_table_remove(table->superseded, inode))
+			g_hash_table_remove(table->by_dev_ino, inode);
 		if (inode->fd >= 0)
 			drop_cached_fd(table, inode);
 		free_inode(inode);
@@ -290,7 +314,7 @@ void sv_inode_table_counts(struct sv_inode_table *table, unsigned int *inodes,
 			   unsigned int *dir_fds)
 {
 	g_mutex_lock(&table->lock);
-	*inodes = g_hash_table_size(table->by_dev_ino);
+	*inodes = g_hash_table_size(table->by_dev_ino) + g_hash_table_size(table->superseded);
 	*dir_fds = table->dir_fds;
 	g_mutex_unlock(&table->lock);
 }

@@ -1,6 +1,8 @@
 /*
  * The inode table: every entry the kernel knows, keyed by (st_dev, st_ino),
  * and a bounded cache of directory fds through which entries are reached.
+ * A lookup that finds the number under another name (a hard link, or a
+ * number reused after a path was removed) makes a new inode for that name.
  *
  * No inode holds an fd of its own.  Each remembers its parent and its name,
  * and is reached as (parent directory fd, name) with *at() calls that never
@@ -39,7 +41,7 @@ void sv_inode_table_free(struct sv_inode_table *table);
 struct sv_inode *sv_inode_table_root(struct sv_inode_table *table);
 
 /*
- * Finds the inode for st (found as name in parent) or adds it, and counts
+ * Finds the inode for st found as name in parent, or adds it, and counts
  * one kernel lookup on it.
  */
 struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,

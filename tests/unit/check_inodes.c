@@ -53,24 +53,77 @@ static void counts(unsigned int *inodes, unsigned int *fds)
 	sv_inode_table_counts(table, inodes, fds);
 }
 
-START_TEST(same_file_same_inode)
+START_TEST(same_name_same_inode)
+{
+	g_autofree char *a = g_build_filename(tmp, "a", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	unsigned int n, fds;
+
+	ck_assert(g_file_set_contents(a, "x", 1, NULL));
+	struct sv_inode *first = lookup(root, "a");
+	ck_assert_ptr_eq(lookup(root, "a"), first);
+	ck_assert_uint_eq(first->refs, 2);
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 2);
+	sv_inode_table_forget(table, first, 2);
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 1);	/* only the root is left */
+}
+END_TEST
+
+/* Removing one name of a hard link must not break the inode of the other. */
+START_TEST(each_name_of_a_hard_link_has_its_inode)
 {
 	g_autofree char *a = g_build_filename(tmp, "a", NULL);
 	g_autofree char *b = g_build_filename(tmp, "b", NULL);
 	struct sv_inode *root = sv_inode_table_root(table);
 	unsigned int n, fds;
+	int fd;
 
 	ck_assert(g_file_set_contents(a, "x", 1, NULL));
 	ck_assert_int_eq(link(a, b), 0);
 	struct sv_inode *ia = lookup(root, "a");
 	struct sv_inode *ib = lookup(root, "b");
-	ck_assert_ptr_eq(ia, ib);	/* hard links are one inode */
-	ck_assert_uint_eq(ia->refs, 2);
+	ck_assert_ptr_ne(ia, ib);
+	ck_assert_str_eq(ib->name, "b");
+	ck_assert_int_eq(unlink(a), 0);
+	fd = sv_inode_get_readfd(table, ib);
+	ck_assert_int_ge(fd, 0);
+	sv_inode_put_dirfd(table, ib);
+	ck_assert_int_eq(sv_inode_get_readfd(table, ia), -ENOENT);
+	/* The newest name is found again; the superseded inode lives until forgotten. */
+	ck_assert_ptr_eq(lookup(root, "b"), ib);
 	counts(&n, &fds);
-	ck_assert_uint_eq(n, 2);
-	sv_inode_table_forget(table, ia, 2);
+	ck_assert_uint_eq(n, 3);
+	sv_inode_table_forget(table, ia, 1);
+	sv_inode_table_forget(table, ib, 2);
 	counts(&n, &fds);
-	ck_assert_uint_eq(n, 1);	/* only the root is left */
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(fds, 0);
+}
+END_TEST
+
+/* A removed path's inode number given to a new file of another type. */
+START_TEST(reused_number_of_another_type_is_a_new_inode)
+{
+	g_autofree char *d = g_build_filename(tmp, "d", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	struct stat st;
+	int fd;
+
+	ck_assert(g_file_set_contents(d, "x", 1, NULL));
+	ck_assert_int_eq(stat(d, &st), 0);
+	struct sv_inode *file = lookup(root, "d");
+	/* As if a directory now had the file's number: */
+	st.st_mode = S_IFDIR | 0755;
+	struct sv_inode *dir = sv_inode_table_lookup(table, root, "d", &st);
+	ck_assert_ptr_ne(dir, file);
+	ck_assert(S_ISDIR(dir->mode));
+	fd = sv_inode_get_readfd(table, file);
+	ck_assert_int_ge(fd, 0);
+	sv_inode_put_dirfd(table, file);
+	sv_inode_table_forget(table, dir, 1);
+	sv_inode_table_forget(table, file, 1);
 }
 END_TEST
 
@@ -167,7 +220,9 @@ Suite *inodes_suite(void)
 	TCase *tc = tcase_create("inodes");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, same_file_same_inode);
+	tcase_add_test(tc, same_name_same_inode);
+	tcase_add_test(tc, each_name_of_a_hard_link_has_its_inode);
+	tcase_add_test(tc, reused_number_of_another_type_is_a_new_inode);
 	tcase_add_test(tc, forget_frees_parents_kept_alive_by_children);
 	tcase_add_test(tc, dir_fd_cache_is_bounded);
 	tcase_add_test(tc, renamed_directory_is_stale);
