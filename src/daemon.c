@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mountpoint.h"
 #include "source.h"
+#include "watch.h"
 
 struct signal_thread {
 	pthread_t thread;
@@ -102,6 +103,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	struct sv_fs fs = { .opts = opts };
 	struct signal_thread sigs = { .fs = &fs };
 	struct fuse_session *se = NULL;
+	struct sv_watch *watch = NULL;
 	char *error = NULL;
 	int status = SV_EXIT_USAGE;
 	bool mounted = false, sigthread = false;
@@ -156,6 +158,11 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	pthread_sigmask(SIG_BLOCK, &sigs.set, NULL);
 	if (pthread_create(&sigs.thread, NULL, signal_main, &sigs) == 0)
 		sigthread = true;
+	watch = sv_watch_start(&fs, &error);
+	if (!watch) {
+		g_warning("%s; removed store paths stay visible until the timeout", error);
+		g_clear_pointer(&error, g_free);
+	}
 
 	notify_ready(opts);
 	/* libfuse returns the number of the signal that ended the loop: a clean stop. */
@@ -164,6 +171,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	sd_notify(0, "STOPPING=1");
 #endif
 out:
+	sv_watch_stop(watch);
 	if (sigthread) {
 		sigs.quit = true;
 		pthread_kill(sigs.thread, SIGUSR1);

@@ -310,6 +310,29 @@ void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 	g_mutex_unlock(&table->lock);
 }
 
+GPtrArray *sv_inode_table_child_names(struct sv_inode_table *table,
+				      const struct sv_inode *parent)
+{
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	GHashTable *sets[] = { table->by_dev_ino, table->superseded };
+
+	g_mutex_lock(&table->lock);
+	for (guint i = 0; i < G_N_ELEMENTS(sets); i++) {
+		GHashTableIter iter;
+		gpointer key;
+
+		g_hash_table_iter_init(&iter, sets[i]);
+		while (g_hash_table_iter_next(&iter, &key, NULL)) {
+			const struct sv_inode *inode = key;
+
+			if (inode->parent == parent)
+				g_ptr_array_add(names, g_strdup(inode->name));
+		}
+	}
+	g_mutex_unlock(&table->lock);
+	return names;
+}
+
 void sv_inode_table_counts(struct sv_inode_table *table, unsigned int *inodes,
 			   unsigned int *dir_fds)
 {

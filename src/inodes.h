@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <glib.h>
 
 struct sv_inode {
 	dev_t dev;
@@ -68,6 +69,13 @@ int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir);
 int sv_inode_get_readfd(struct sv_inode_table *table, struct sv_inode *file);
 
 void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir);
+
+/*
+ * The names of parent's children that the kernel may hold entries for.  A
+ * walk of the whole table: for rare events only.
+ */
+GPtrArray *sv_inode_table_child_names(struct sv_inode_table *table,
+				      const struct sv_inode *parent);
 
 /* Counts for statistics. */
 void sv_inode_table_counts(struct sv_inode_table *table, unsigned int *inodes,

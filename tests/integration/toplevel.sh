@@ -1,0 +1,101 @@
+#!/bin/bash
+# The view keeps entries cached for the whole timeout (an hour by default),
+# yet follows SOURCE's top level within a second: paths a build adds appear,
+# paths garbage collection removes or moves away disappear, even when the
+# kernel had them cached, and a file held open keeps reading.  Also when
+# more paths go at once than inotify can queue.
+. "$(dirname "$0")/../lib.sh"
+sv_require_fuse
+sv_tmpdir
+
+src=$SV_TMP/store mnt=$SV_TMP/view
+A=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a-1.0
+B=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-b-1.0
+C=cccccccccccccccccccccccccccccccc-c-1.0
+for e in $A $B; do
+	mkdir -p "$src/$e"
+	echo "$e" >"$src/$e/file"
+done
+mkdir "$mnt"
+
+# within_a_second DESCRIPTION COMMAND...: polls until COMMAND succeeds.
+within_a_second() {
+	local what=$1
+	shift
+	for _ in $(seq 20); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	sv_fail "not within a second: $what"
+}
+gone() { ! stat "$1" >/dev/null 2>&1; }
+listed() { ls "$mnt" | grep -qxF "$1"; }
+unlisted() { ! listed "$1"; }
+
+sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
+
+# Cache everything: the entries, their attributes, the listing; hold a file open.
+ls -l "$mnt" >/dev/null
+stat "$mnt/$A" "$mnt/$A/file" "$mnt/$B/file" >/dev/null
+exec {held}<"$mnt/$A/file"
+rm -rf "${src:?}/$A"
+within_a_second "removed $A still stat()s" gone "$mnt/$A"
+within_a_second "removed $A still listed" unlisted "$A"
+gone "$mnt/$A/file" || sv_fail "a file of the removed $A is still reachable"
+[ "$(cat <&$held)" = "$A" ] || sv_fail "the file held open stopped reading after its path was removed"
+exec {held}<&-
+sv_pass "a removed path, cached by the kernel, disappears within a second; an open file keeps reading"
+
+mv "$src/$B" "$src/$B.trash"
+within_a_second "renamed-away $B still stat()s" gone "$mnt/$B/file"
+within_a_second "the new name $B.trash does not appear" listed "$B.trash"
+rm -rf "${src:?}/$B.trash"
+mkdir "$src/$C"
+echo "$C" >"$src/$C/file"
+within_a_second "added $C not listed" listed "$C"
+[ "$(as_nobody cat "$mnt/$C/file")" = "$C" ] || sv_fail "added $C unreadable"
+sv_pass "a path moved away disappears, its new name and an added path appear"
+
+# Store optimisation hard-links identical files across paths; collecting
+# one path must not break the other's file, cached by the kernel or not.
+D=dddddddddddddddddddddddddddddddd-d-1.0
+mkdir "$src/$D"
+ln "$src/$C/file" "$src/$D/file"
+[ "$(as_nobody cat "$mnt/$C/file" "$mnt/$D/file")" = "$C"$'\n'"$C" ] || sv_fail "hard links unreadable"
+[ "$(stat -c %i "$mnt/$C/file") $(stat -c %i:%h "$mnt/$D/file")" = "$(stat -c '%i %i:%h' "$src/$D/file")" ] ||
+	sv_fail "hard links must keep SOURCE's inode number and link count"
+rm -rf "${src:?}/$C"
+within_a_second "collected $C still stat()s" gone "$mnt/$C"
+[ "$(as_nobody "$PROBE" noatime-open "$mnt/$D/file" | cut -d' ' -f2-)" = "ok $(sha256sum <"$src/$D/file" | cut -d' ' -f1)" ] ||
+	sv_fail "$D/file, hard-linked with a collected path, no longer opens: $(as_nobody "$PROBE" noatime-open "$mnt/$D/file")"
+sv_pass "collecting a path leaves the hard links it shared with another path readable"
+
+root_mtime=$(stat -c %Y "$src")
+[ "$(stat -c %Y "$mnt")" = "$root_mtime" ] || sv_fail "the root's mtime is stale"
+sv_pass "the root's mtime follows"
+sv_unmount "$mnt"
+
+# More removals than inotify can queue: the daemon rechecks every cached top-level entry.
+n=300
+for i in $(seq -w $n); do mkdir -p "$src/p$i-x/d" && echo "$i" >"$src/p$i-x/d/f"; done
+queued=/proc/sys/fs/inotify/max_queued_events
+old_queue=$(cat $queued)
+restore_queue() { echo "$old_queue" >$queued; }
+trap 'status=$?; restore_queue; (exit $status); sv_cleanup' EXIT
+echo 4 >$queued
+sv_mount "$src" "$mnt"
+restore_queue
+for i in $(seq -w $n); do stat "$mnt/p$i-x/d/f"; done >/dev/null
+rm -rf "$src"/p*-x
+for _ in $(seq 20); do
+	[ "$(ls "$mnt")" = "$D" ] && ! find "$mnt"/p*-x >/dev/null 2>&1 && break
+	sleep 0.05
+done
+left=0
+for i in $(seq -w $n); do gone "$mnt/p$i-x/d/f" || left=$((left + 1)); done
+[ "$left" = 0 ] || sv_fail "$left of $n removed paths still reachable after a second"
+grep -q 'rechecking [0-9]* top-level entries' "$SV_LOG" ||
+	sv_fail "inotify's queue of 4 events did not overflow; the test proved nothing: $(cat "$SV_LOG")"
+[ "$(ls -A "$mnt")" = "$D" ] || sv_fail "the root still lists: $(ls -A "$mnt" | head -3)"
+sv_pass "$n paths removed at once past a 4-event inotify queue: all gone within a second"
+sv_unmount "$mnt"
