@@ -17,6 +17,7 @@ SV_MOUNTS=()
 SV_PIDS=()
 SV_TRACERS=()
 SV_REMOVE=()	# files the test put outside $SV_TMP
+SV_UNDO=()	# commands that undo the test's changes to the machine, run first
 declare -A SV_DAEMON_OF	# mountpoint -> pid of the daemon sv_mount started
 SV_TMP=
 read -ra SV_WRAPPER <<<"${STOREVIEW_WRAPPER:-}"
@@ -53,7 +54,10 @@ sv_daemon_reports_clean() {
 }
 
 sv_cleanup() {
-	local status=$? m p f
+	local status=$? m p f u
+	for u in "${SV_UNDO[@]}"; do
+		eval "$u" || true
+	done
 	# A traced daemon cannot exit until its tracer lets go.
 	for p in "${SV_TRACERS[@]}"; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true

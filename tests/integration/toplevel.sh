@@ -85,7 +85,7 @@ for i in $(seq -w $n); do mkdir -p "$src/p$i-x/d" && echo "$i" >"$src/p$i-x/d/f"
 queued=/proc/sys/fs/inotify/max_queued_events
 old_queue=$(cat $queued)
 restore_queue() { echo "$old_queue" >$queued; }
-trap 'status=$?; restore_queue; (exit $status); sv_cleanup' EXIT
+SV_UNDO+=(restore_queue)
 echo 4 >$queued
 sv_mount "$src" "$mnt"
 restore_queue
