@@ -25,12 +25,6 @@
 
 #define MAX_GROUPS 64
 
-struct sv_dir {
-	DIR *dp;
-	off_t offset;
-	struct dirent *entry;	/* read but not yet sent: it did not fit */
-};
-
 static struct sv_fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -136,6 +130,9 @@ static void sv_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* Without opendir the kernel keeps listings; see do_readdir(). */
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT)
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 	conn->want &= ~(unsigned int)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
 				      FUSE_CAP_WRITEBACK_CACHE);
 	conn->time_gran = 1;
@@ -265,35 +262,8 @@ static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, target);
 }
 
-static void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct sv_fs *fs = fs_of(req);
-	struct sv_inode *inode = inode_of(fs, ino);
-	struct sv_dir *dir;
-
-	/* The kernel then reads every directory without a handle, and caches it. */
-	if (fs->opts->no_open) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	if (!caller_may(req, inode, SV_ACCESS_READ)) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	/* Opened at the first readdir: a cached listing never needs it. */
-	dir = g_new0(struct sv_dir, 1);
-	fi->fh = (uint64_t)(uintptr_t)dir;
-	/* Store directories never change, but the root gains and loses paths. */
-	if (inode->parent) {
-		fi->cache_readdir = 1;
-		fi->keep_cache = 1;
-	}
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		g_free(dir);
-}
-
-/* Opens the stream of dir_inode for a first readdir; returns 0 or a negative errno. */
-static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, struct sv_dir *dir)
+/* Opens a stream of dir_inode's entries; returns 0 or a negative errno. */
+static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, DIR **dp)
 {
 	int fd, dfd;
 
@@ -304,14 +274,13 @@ static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, struct 
 	sv_inode_put_dirfd(fs->inodes, dir_inode);
 	if (dfd < 0)
 		return -errno;
-	dir->dp = fdopendir(dfd);
-	if (!dir->dp) {
+	*dp = fdopendir(dfd);
+	if (!*dp) {
 		int err = -errno;
 
 		close(dfd);
 		return err;
 	}
-	dir->offset = 0;
 	return 0;
 }
 
@@ -322,9 +291,9 @@ static bool is_dot_or_dotdot(const char *name)
 
 /* Adds one directory entry to buf; returns its size, more than rem if it did not fit. */
 static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_inode,
-			struct sv_dir *dir, char *buf, size_t rem, bool plus, int *err)
+			int dirfd, const struct dirent *d, char *buf, size_t rem, bool plus,
+			int *err)
 {
-	struct dirent *d = dir->entry;
 	struct fuse_entry_param e = { 0 };
 	size_t size;
 
@@ -344,7 +313,7 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 		e.attr.st_ino = d->d_ino;
 		e.attr.st_mode = (mode_t)d->d_type << 12;
 	} else {
-		*err = do_lookup(fs, dir_inode, dirfd(dir->dp), d->d_name, &e);
+		*err = do_lookup(fs, dir_inode, dirfd, d->d_name, &e);
 		if (*err < 0)
 			return 0;
 	}
@@ -355,79 +324,62 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 	return size;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-		       struct fuse_file_info *fi, bool plus)
+/*
+ * Directories are never opened through the view (no opendir), so that the
+ * kernel lists each one once and caches the listing: each readdir opens a
+ * stream and seeks to where the previous one stopped.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, bool plus)
 {
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *dir_inode = inode_of(fs, ino);
-	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh, unopened = { 0 };
 	g_autofree char *buf = g_malloc(size);
 	size_t used = 0;
-	int err = 0;
+	DIR *dp;
+	int err;
 
-	/* Without opendir (no_open), each readdir opens the stream anew. */
-	if (!dir)
-		dir = &unopened;
-	if (!dir->dp) {
-		err = open_dir_stream(fs, dir_inode, dir);
-		if (err < 0) {
-			fuse_reply_err(req, -err);
-			return;
-		}
+	err = open_dir_stream(fs, dir_inode, &dp);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
 	}
-	if (offset != dir->offset) {
-		seekdir(dir->dp, offset);
-		dir->entry = NULL;
-		dir->offset = offset;
-	}
+	if (offset != 0)
+		seekdir(dp, offset);
 	for (;;) {
+		struct dirent *d;
 		size_t entsize;
 
-		if (!dir->entry) {
-			errno = 0;
-			dir->entry = readdir(dir->dp);
-			if (!dir->entry) {
-				err = errno;
-				break;
-			}
+		errno = 0;
+		d = readdir(dp);
+		if (!d) {
+			err = errno;
+			break;
 		}
-		entsize = add_entry(req, fs, dir_inode, dir, buf + used, size - used, plus, &err);
+		entsize = add_entry(req, fs, dir_inode, dirfd(dp), d, buf + used, size - used,
+				    plus, &err);
 		if (err == 0 && entsize > size - used)
 			break;
 		/* Hidden entries, and ones that vanished since readdir, are not listed. */
 		used += err == 0 ? entsize : 0;
 		err = 0;
-		dir->offset = dir->entry->d_off;
-		dir->entry = NULL;
 	}
 	if (err && used == 0)
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_buf(req, buf, used);
-	if (unopened.dp)
-		closedir(unopened.dp);
+	closedir(dp);
 }
 
 static void sv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		       struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, offset, fi, false);
+	do_readdir(req, ino, size, offset, false);
 }
 
 static void sv_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 			   struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, offset, fi, true);
-}
-
-static void sv_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct sv_dir *dir = (struct sv_dir *)(uintptr_t)fi->fh;
-
-	if (dir->dp)
-		closedir(dir->dp);
-	g_free(dir);
-	fuse_reply_err(req, 0);
+	do_readdir(req, ino, size, offset, true);
 }
 
 /*
@@ -822,10 +774,8 @@ const struct fuse_lowlevel_ops sv_ops = {
 	.forget_multi = sv_forget_multi,
 	.getattr = sv_getattr,
 	.readlink = sv_readlink,
-	.opendir = sv_opendir,
 	.readdir = sv_readdir,
 	.readdirplus = sv_readdirplus,
-	.releasedir = sv_releasedir,
 	.open = sv_open,
 	.read = sv_read,
 	.release = sv_release,
