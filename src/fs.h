@@ -24,6 +24,7 @@ struct sv_fs {
 	struct sv_inode_table *inodes;
 	int root_fd;			/* owned by inodes */
 	struct fuse_session *se;	/* for invalidation notices */
+	bool no_opendir;		/* the kernel lists directories without opening them */
 	struct sv_stats stats;		/* updated with atomic adds */
 	GRWLock closure_lock;
 	struct sv_closure *closure;	/* NULL: every entry is visible */

@@ -123,6 +123,8 @@ static int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 
 static void sv_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct sv_fs *fs = userdata;
+
 	/* Replies to reads splice straight from the backing file. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
@@ -130,9 +132,10 @@ static void sv_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	/* Without opendir the kernel keeps listings; see do_readdir(). */
-	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT)
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
 		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		fs->no_opendir = true;
+	}
 	conn->want &= ~(unsigned int)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
 				      FUSE_CAP_WRITEBACK_CACHE);
 	conn->time_gran = 1;
@@ -262,6 +265,24 @@ static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, target);
 }
 
+/*
+ * Directories are listed without a handle (see do_readdir()), and the
+ * kernel keeps every listing: the watcher drops the root's when it changes.
+ * Given ENOSYS once, a kernel that can do without stops sending opendirs.
+ */
+static void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sv_fs *fs = fs_of(req);
+
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
 /* Opens a stream of dir_inode's entries; returns 0 or a negative errno. */
 static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, DIR **dp)
 {
@@ -324,11 +345,7 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 	return size;
 }
 
-/*
- * Directories are never opened through the view (no opendir), so that the
- * kernel lists each one once and caches the listing: each readdir opens a
- * stream and seeks to where the previous one stopped.
- */
+/* Without a handle, each readdir opens a stream and seeks to where the last one stopped. */
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, bool plus)
 {
 	struct sv_fs *fs = fs_of(req);
@@ -774,6 +791,7 @@ const struct fuse_lowlevel_ops sv_ops = {
 	.forget_multi = sv_forget_multi,
 	.getattr = sv_getattr,
 	.readlink = sv_readlink,
+	.opendir = sv_opendir,
 	.readdir = sv_readdir,
 	.readdirplus = sv_readdirplus,
 	.open = sv_open,
