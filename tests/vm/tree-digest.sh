@@ -31,8 +31,8 @@
 set -eu
 
 if [ $# -ne 1 ]; then
-    echo "usage: tree-digest.sh DIR" >&2
-    exit 2
+	echo "usage: tree-digest.sh DIR" >&2
+	exit 2
 fi
 
 # Applets are called through the busybox binary by absolute path: the host's
@@ -40,13 +40,13 @@ fi
 # arguments of a bare applet name it runs in-process.
 BB=${BUSYBOX:-}
 if [ -z "$BB" ]; then
-    for BB in /bin/busybox /usr/bin/busybox ""; do
-        [ -x "$BB" ] && break
-    done
+	for BB in /bin/busybox /usr/bin/busybox ""; do
+		[ -x "$BB" ] && break
+	done
 fi
 if [ -z "$BB" ]; then
-    echo "tree-digest.sh: busybox not found (set BUSYBOX)" >&2
-    exit 2
+	echo "tree-digest.sh: busybox not found (set BUSYBOX)" >&2
+	exit 2
 fi
 
 tmp=$($BB mktemp -d)
@@ -58,80 +58,80 @@ cd "$1"
 # are expected in a failing run: stderr goes to a file and the missing lines
 # are counted below.
 walk() {
-    if [ -n "${TREE_DIGEST_ENTRIES:-}" ]; then
-        while IFS= read -r entry; do
-            [ -z "$entry" ] || $BB find "./$entry" -print0
-        done <"$TREE_DIGEST_ENTRIES"
-    else
-        $BB find . -print0
-    fi
+	if [ -n "${TREE_DIGEST_ENTRIES:-}" ]; then
+		while IFS= read -r entry; do
+			[ -z "$entry" ] || $BB find "./$entry" -print0
+		done <"$TREE_DIGEST_ENTRIES"
+	else
+		$BB find . -print0
+	fi
 }
 walk | $BB xargs -0 "$BB" stat -c '%F|%a|%s|%n' >"$tmp/meta" 2>"$tmp/meta.err" || :
 names() {
-    $BB sed -n "s/^$1|[^|]*|[^|]*|//p" "$tmp/meta" | $BB tr '\n' '\0'
+	$BB sed -n "s/^$1|[^|]*|[^|]*|//p" "$tmp/meta" | $BB tr '\n' '\0'
 }
 names 'symbolic link' |
-    $BB xargs -0 -r "$BB" stat -c '%N' >"$tmp/links" 2>"$tmp/links.err" || :
+	$BB xargs -0 -r "$BB" stat -c '%N' >"$tmp/links" 2>"$tmp/links.err" || :
 names 'regular \(empty \)\{0,1\}file' |
-    $BB xargs -0 -r "$BB" sha256sum >"$tmp/sums" 2>"$tmp/sums.err" || :
+	$BB xargs -0 -r "$BB" sha256sum >"$tmp/sums" 2>"$tmp/sums.err" || :
 
 LC_ALL=C
 export LC_ALL
 # shellcheck disable=SC2016 # awk program: its $1.. are awk fields
 $BB awk -v sums="$tmp/sums" -v links="$tmp/links" -v stats="$tmp/stats" \
-    -v notargets="${TREE_DIGEST_NO_LINK_TARGETS:+1}" '
+	-v notargets="${TREE_DIGEST_NO_LINK_TARGETS:+1}" '
 BEGIN {
-    FS = "|"
-    # sha256sum: "HEX  NAME"
-    while ((getline l < sums) > 0)
-        sum[substr(l, 67)] = substr(l, 1, 64)
-    # stat %N on a symlink: "'\''NAME'\'' -> '\''TARGET'\''"
-    sep = "'\'' -> '\''"
-    while ((getline l < links) > 0) {
-        i = index(l, sep)
-        if (i > 0)
-            target[substr(l, 2, i - 2)] = substr(l, i + 6, length(l) - i - 6)
-    }
-    files = bytes = errors = dirs = nlinks = lerrors = 0
+	FS = "|"
+	# sha256sum: "HEX  NAME"
+	while ((getline l < sums) > 0)
+		sum[substr(l, 67)] = substr(l, 1, 64)
+	# stat %N on a symlink: "'\''NAME'\'' -> '\''TARGET'\''"
+	sep = "'\'' -> '\''"
+	while ((getline l < links) > 0) {
+		i = index(l, sep)
+		if (i > 0)
+			target[substr(l, 2, i - 2)] = substr(l, i + 6, length(l) - i - 6)
+	}
+	files = bytes = errors = dirs = nlinks = lerrors = 0
 }
 {
-    # %F|%a|%s|%n: the name is everything after the third separator.
-    type = $1; mode = $2; size = $3
-    name = substr($0, length($1 $2 $3) + 4)
-    if (name == ".")
-        next
-    if (type == "regular file" || type == "regular empty file") {
-        files++
-        if (name in sum) {
-            extra = sum[name]
-            bytes += size
-        } else {
-            extra = "ERROR"
-            errors++
-        }
-        type = "F"
-    } else if (type == "directory") {
-        dirs++
-        type = "D"; extra = "-"
-    } else if (type == "symbolic link") {
-        nlinks++
-        if (name in target) {
-            extra = target[name]
-        } else {
-            extra = "ERROR"
-            lerrors++
-        }
-        if (notargets)
-            extra = "-"
-        type = "L"
-    } else {
-        type = "O"; extra = "-"
-    }
-    printf "%s\t%s\t%s\t%s\n", name, type, mode, extra
+	# %F|%a|%s|%n: the name is everything after the third separator.
+	type = $1; mode = $2; size = $3
+	name = substr($0, length($1 $2 $3) + 4)
+	if (name == ".")
+		next
+	if (type == "regular file" || type == "regular empty file") {
+		files++
+		if (name in sum) {
+			extra = sum[name]
+			bytes += size
+		} else {
+			extra = "ERROR"
+			errors++
+		}
+		type = "F"
+	} else if (type == "directory") {
+		dirs++
+		type = "D"; extra = "-"
+	} else if (type == "symbolic link") {
+		nlinks++
+		if (name in target) {
+			extra = target[name]
+		} else {
+			extra = "ERROR"
+			lerrors++
+		}
+		if (notargets)
+			extra = "-"
+		type = "L"
+	} else {
+		type = "O"; extra = "-"
+	}
+	printf "%s\t%s\t%s\t%s\n", name, type, mode, extra
 }
 END {
-    printf "files=%d bytes=%.0f errors=%d dirs=%d symlinks=%d link_errors=%d", \
-        files, bytes, errors, dirs, nlinks, lerrors > stats
+	printf "files=%d bytes=%.0f errors=%d dirs=%d symlinks=%d link_errors=%d", \
+		files, bytes, errors, dirs, nlinks, lerrors > stats
 }' "$tmp/meta" | $BB sort >"$tmp/listing"
 
 digest=$($BB sha256sum <"$tmp/listing")
@@ -139,8 +139,8 @@ digest=${digest%% *}
 echo "$($BB cat "$tmp/stats") digest=$digest"
 # Debugging aids: the canonical listing diffs two runs, the errors say why.
 if [ -n "${TREE_DIGEST_LISTING:-}" ]; then
-    $BB cp "$tmp/listing" "$TREE_DIGEST_LISTING"
+	$BB cp "$tmp/listing" "$TREE_DIGEST_LISTING"
 fi
 if [ -n "${TREE_DIGEST_ERRORS:-}" ]; then
-    $BB cat "$tmp/meta.err" "$tmp/links.err" "$tmp/sums.err" >"$TREE_DIGEST_ERRORS"
+	$BB cat "$tmp/meta.err" "$tmp/links.err" "$tmp/sums.err" >"$TREE_DIGEST_ERRORS"
 fi
