@@ -81,33 +81,22 @@ static int shim_openat(const char *sym, int dirfd, const char *name, int flags, 
 	return fd;
 }
 
-int openat64(int dirfd, const char *name, int flags, ...)
-{
-	mode_t mode = 0;
-
-	if (needs_mode(flags)) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
+/* Both entry points are variadic: each reads its own mode argument. */
+#define WRAP_OPENAT(sym)                                                   \
+	int sym(int dirfd, const char *name, int flags, ...)               \
+	{                                                                  \
+		mode_t mode = 0;                                           \
+		if (needs_mode(flags)) {                                   \
+			va_list ap;                                        \
+			va_start(ap, flags);                               \
+			mode = va_arg(ap, mode_t);                         \
+			va_end(ap);                                        \
+		}                                                          \
+		return shim_openat(#sym, dirfd, name, flags, mode);        \
 	}
-	return shim_openat("openat64", dirfd, name, flags, mode);
-}
 
-int openat(int dirfd, const char *name, int flags, ...)
-{
-	mode_t mode = 0;
-
-	if (needs_mode(flags)) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	return shim_openat("openat", dirfd, name, flags, mode);
-}
+WRAP_OPENAT(openat64)
+WRAP_OPENAT(openat)
 
 __attribute__((destructor)) static void report(void)
 {
