@@ -175,7 +175,7 @@ out:
 	if (sigthread) {
 		sigs.quit = true;
 		pthread_kill(sigs.thread, SIGUSR1);
-		pthread_join(sigs.thread, NULL);
+		sv_fs_join_notifier(&fs, sigs.thread, "the closure reload");
 	}
 	if (se) {
 		if (mounted)

@@ -147,7 +147,7 @@ void sv_watch_stop(struct sv_watch *watch)
 		return;
 	if (write(watch->stop_fd, &one, sizeof(one)) != sizeof(one))
 		pthread_cancel(watch->thread);
-	pthread_join(watch->thread, NULL);
+	sv_fs_join_notifier(watch->fs, watch->thread, "the top-level watch");
 	close(watch->inotify_fd);
 	close(watch->stop_fd);
 	g_free(watch);
