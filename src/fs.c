@@ -43,11 +43,10 @@ static int report_missing(struct sv_fs *fs, struct sv_closure *closure, char **e
 	return 0;
 }
 
-/* Makes the kernel forget the names that left the view, and its listing of the root. */
-static void invalidate_removed(struct sv_fs *fs, GPtrArray *removed)
+void sv_fs_forget_top_level(struct sv_fs *fs, GPtrArray *names)
 {
-	for (guint i = 0; i < removed->len; i++) {
-		const char *name = removed->pdata[i];
+	for (guint i = 0; i < names->len; i++) {
+		const char *name = names->pdata[i];
 
 		/* -ENOENT: the kernel had not cached it. */
 		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, name, strlen(name));
@@ -79,7 +78,7 @@ int sv_fs_load_closure(struct sv_fs *fs, char **error)
 	removed = sv_closure_difference(old, fresh);
 	added = sv_closure_difference(fresh, old);
 	if (fs->se)
-		invalidate_removed(fs, removed);
+		sv_fs_forget_top_level(fs, removed);
 	g_message("closure %s reloaded: %u entries, %u added, %u removed",
 		  fs->opts->closure_path, sv_closure_size(fresh), added->len, removed->len);
 	sv_closure_free(old);

@@ -39,6 +39,12 @@ extern const struct fuse_lowlevel_ops sv_ops;
 bool sv_fs_visible(struct sv_fs *fs, const struct sv_inode *parent, const char *name);
 
 /*
+ * Makes the kernel forget these names of the root, which left the view, and
+ * the root's attributes and listing.
+ */
+void sv_fs_forget_top_level(struct sv_fs *fs, GPtrArray *names);
+
+/*
  * (Re)reads the closure file, if the view has one.  At start a bad file is
  * fatal (-1 with *error set); on reload the old closure stays in force and
  * the kernel forgets the entries that left it.

@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -27,44 +26,35 @@ struct sv_watch {
 	pthread_t thread;
 };
 
-static void forget_name(struct sv_fs *fs, const char *name)
-{
-	/* -ENOENT: the kernel had not cached it. */
-	fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, name, strlen(name));
-}
-
-/* Events were lost: every name the kernel may hold is suspect. */
-static void forget_every_name(struct sv_fs *fs)
-{
-	g_autoptr(GPtrArray) names = sv_inode_table_child_names(fs->inodes,
-								 sv_inode_table_root(fs->inodes));
-
-	g_message("SOURCE changed faster than inotify reports; rechecking %u top-level entries",
-		  names->len);
-	for (guint i = 0; i < names->len; i++)
-		forget_name(fs, names->pdata[i]);
-}
-
-/* Handles one batch of events; false once the watch is gone (SOURCE's root removed). */
+/*
+ * Handles one batch of events (never empty); false once the watch is gone
+ * (SOURCE's root removed).  Any event changed the root itself too.
+ */
 static bool handle_events(struct sv_watch *watch, const char *buf, ssize_t len)
 {
-	bool root_changed = false, watching = true;
+	struct sv_fs *fs = watch->fs;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	bool watching = true;
 
 	for (const char *p = buf; p < buf + len;) {
 		const struct inotify_event *ev = (const struct inotify_event *)p;
 
-		if (ev->mask & IN_Q_OVERFLOW)
-			forget_every_name(watch->fs);
-		else if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_ATTRIB)))
-			forget_name(watch->fs, ev->name);
+		if (ev->mask & IN_Q_OVERFLOW) {
+			/* Events were lost: every name the kernel may hold is suspect. */
+			g_autoptr(GPtrArray) all = sv_inode_table_child_names(
+				fs->inodes, sv_inode_table_root(fs->inodes));
+
+			g_message("SOURCE changed faster than inotify reports; rechecking %u top-level entries",
+				  all->len);
+			g_ptr_array_extend_and_steal(names, g_steal_pointer(&all));
+		} else if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_ATTRIB))) {
+			g_ptr_array_add(names, g_strdup(ev->name));
+		}
 		if (ev->mask & IN_IGNORED)
 			watching = false;
-		root_changed = true;
 		p += sizeof(*ev) + ev->len;
 	}
-	/* The root's attributes (mtime, link count) and any cached listing of it. */
-	if (root_changed)
-		fuse_lowlevel_notify_inval_inode(watch->fs->se, FUSE_ROOT_ID, 0, 0);
+	sv_fs_forget_top_level(fs, names);
 	return watching;
 }
 
@@ -76,6 +66,7 @@ static void *watch_main(void *data)
 		{ .fd = watch->inotify_fd, .events = POLLIN },
 		{ .fd = watch->stop_fd, .events = POLLIN },
 	};
+	const char *failure = NULL;
 
 	for (;;) {
 		ssize_t len;
@@ -83,8 +74,7 @@ static void *watch_main(void *data)
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			g_warning("top-level watch: %s; removed store paths now show until the timeout",
-				  g_strerror(errno));
+			failure = g_strerror(errno);
 			break;
 		}
 		if (fds[1].revents)
@@ -93,8 +83,7 @@ static void *watch_main(void *data)
 		if (len < 0 && errno == EINTR)
 			continue;
 		if (len <= 0) {
-			g_warning("top-level watch: %s; removed store paths now show until the timeout",
-				  len < 0 ? g_strerror(errno) : "end of events");
+			failure = len < 0 ? g_strerror(errno) : "end of events";
 			break;
 		}
 		if (!handle_events(watch, buf, len)) {
@@ -102,6 +91,9 @@ static void *watch_main(void *data)
 			break;
 		}
 	}
+	if (failure)
+		g_warning("top-level watch: %s; removed store paths now show until the timeout",
+			  failure);
 	return NULL;
 }
 
