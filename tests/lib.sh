@@ -152,8 +152,10 @@ sv_mount() {
 	SV_DAEMON_OF[$mnt]=$SV_DAEMON
 	SV_PIDS+=("$SV_DAEMON")
 	for _ in $(seq $((SV_WAIT_TENTHS * 2))); do
-		# A dead view already there (recover_stale) must not pass for the new one.
-		if sv_is_mounted "$mnt" && stat -f "$mnt" >/dev/null 2>&1; then
+		# A dead view already there (recover_stale) must not pass for the
+		# new one, nor the bare directory between the two: one statfs must
+		# reach a live FUSE mount.
+		if sv_is_mounted "$mnt" && [ "$(stat -f -c %t "$mnt" 2>/dev/null)" = 65735546 ]; then
 			# As root the daemon always works on a private noatime clone of SOURCE.
 			if [ "$(id -u)" = 0 ] && [ ${#SV_WRAPPER[@]} -eq 0 ] &&
 			   grep -q 'cannot lock SOURCE down' "$SV_LOG"; then
