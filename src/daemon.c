@@ -164,6 +164,16 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		g_clear_pointer(&error, g_free);
 	}
 
+	if (!opts->no_prefetch) {
+		GError *gerror = NULL;
+
+		fs.prefetch = sv_prefetch_new(&gerror);
+		if (!fs.prefetch) {
+			g_warning("cannot start reading ahead: %s", gerror->message);
+			g_error_free(gerror);
+		}
+	}
+
 	notify_ready(opts);
 	/* libfuse returns the number of the signal that ended the loop: a clean stop. */
 	status = serve(se, opts) >= 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
@@ -185,6 +195,7 @@ out:
 	}
 	if (fs.inodes && mounted)
 		sv_fs_log_stats(&fs);
+	sv_prefetch_free(fs.prefetch);
 	sv_fs_clear(&fs);
 	g_rw_lock_clear(&fs.closure_lock);
 	if (error) {

@@ -10,6 +10,7 @@
 #include "closure.h"
 #include "inodes.h"
 #include "options.h"
+#include "prefetch.h"
 
 struct sv_stats {
 	unsigned long lookups;
@@ -29,6 +30,7 @@ struct sv_fs {
 	struct sv_stats stats;		/* updated with atomic adds */
 	GRWLock closure_lock;
 	struct sv_closure *closure;	/* NULL: every entry is visible */
+	struct sv_prefetch *prefetch;	/* NULL: no reading ahead */
 };
 
 extern const struct fuse_lowlevel_ops sv_ops;

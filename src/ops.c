@@ -347,12 +347,16 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 	return size;
 }
 
-/* Without a handle, each readdir opens a stream and seeks to where the last one stopped. */
+/*
+ * Without a handle, each readdir opens a stream and seeks to where the last
+ * one stopped.  The subdirectories listed are then read ahead, see prefetch.h.
+ */
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, bool plus)
 {
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *dir_inode = inode_of(fs, ino);
 	g_autofree char *buf = g_malloc(size);
+	GPtrArray *subdirs = NULL;
 	size_t used = 0;
 	DIR *dp;
 	int err;
@@ -362,6 +366,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		fuse_reply_err(req, -err);
 		return;
 	}
+	/* A whole store's top level is too wide: an ls would read every path. */
+	if (fs->prefetch && (dir_inode->parent || fs->opts->closure_path))
+		subdirs = g_ptr_array_new_with_free_func(g_free);
 	if (offset != 0)
 		seekdir(dp, offset);
 	for (;;) {
@@ -379,6 +386,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		if (err == 0 && entsize > size - used)
 			break;
 		/* Hidden entries, and ones that vanished since readdir, are not listed. */
+		if (err == 0 && subdirs && d->d_type == DT_DIR && !is_dot_or_dotdot(d->d_name))
+			g_ptr_array_add(subdirs, g_strdup(d->d_name));
 		used += err == 0 ? entsize : 0;
 		err = 0;
 	}
@@ -386,7 +395,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_buf(req, buf, used);
-	closedir(dp);
+	if (subdirs)
+		sv_prefetch_queue(fs->prefetch, dp, subdirs);
+	else
+		closedir(dp);
 }
 
 static void sv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,

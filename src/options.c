@@ -28,6 +28,7 @@ enum {
 	KEY_CLOSURE_STRICT,
 	KEY_VIRTFS_XATTRS,
 	KEY_NO_OPEN,
+	KEY_NO_PREFETCH,
 };
 
 struct parse_state {
@@ -55,6 +56,7 @@ static const struct fuse_opt sv_opt_specs[] = {
 	FUSE_OPT_KEY("--virtfs-xattrs", KEY_VIRTFS_XATTRS),
 	FUSE_OPT_KEY("no_open", KEY_NO_OPEN),
 	FUSE_OPT_KEY("--no-open", KEY_NO_OPEN),
+	FUSE_OPT_KEY("no_prefetch", KEY_NO_PREFETCH),
 	FUSE_OPT_END
 };
 
@@ -186,6 +188,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_VIRTFS_XATTRS:
 		opts->virtfs_xattrs = true;
+		return 0;
+	case KEY_NO_PREFETCH:
+		opts->no_prefetch = true;
 		return 0;
 	case KEY_NO_OPEN:
 		opts->no_open = true;
@@ -401,6 +406,8 @@ void sv_options_print_usage(const char *progname)
 	       "    -o closure_strict      entries of FILE missing from SOURCE are fatal\n"
 	       "    -o virtfs_xattrs       QEMU security_model=mapped-xattr layout: real\n"
 	       "                           owners and modes in user.virtfs.* xattrs\n"
+	       "    -o no_prefetch         do not read the subdirectories of a listed\n"
+	       "                           directory ahead of a walk\n"
 	       "    -o no_open             faster: the kernel opens files without asking\n"
 	       "                           the daemon; O_NOATIME drops go uncounted\n"
 	       "    -o OPTION              libfuse mount options: allow_root, auto_unmount,\n"

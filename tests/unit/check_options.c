@@ -129,6 +129,9 @@ START_TEST(long_and_short_forms)
 	ck_assert(opts.no_open);
 	ck_assert_int_eq(parse("--no-open", "/s", "/m", NULL), 0);
 	ck_assert(opts.no_open);
+	ck_assert(!opts.no_prefetch);
+	ck_assert_int_eq(parse("-o", "ro,no_prefetch", "/s", "/m", NULL), 0);
+	ck_assert(opts.no_prefetch && !opts.no_open);
 	ck_assert_int_eq(parse("-d", "/s", "/m", NULL), 0);
 	ck_assert(opts.debug && opts.foreground);
 }

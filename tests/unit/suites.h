@@ -10,5 +10,6 @@ Suite *policy_suite(void);
 Suite *inodes_suite(void);
 Suite *closure_suite(void);
 Suite *virtfs_suite(void);
+Suite *prefetch_suite(void);
 
 #endif
