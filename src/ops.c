@@ -307,11 +307,6 @@ static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, DIR **d
 	return 0;
 }
 
-static bool is_dot_or_dotdot(const char *name)
-{
-	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
-}
-
 /* Adds one directory entry to buf; returns its size, more than rem if it did not fit. */
 static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_inode,
 			int dirfd, const struct dirent *d, char *buf, size_t rem, bool plus,
@@ -321,7 +316,7 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 	size_t size;
 
 	*err = 0;
-	if (!is_dot_or_dotdot(d->d_name) && !sv_fs_visible(fs, dir_inode, d->d_name)) {
+	if (!sv_policy_is_dot_or_dotdot(d->d_name) && !sv_fs_visible(fs, dir_inode, d->d_name)) {
 		*err = -ENOENT;
 		return 0;
 	}
@@ -332,7 +327,7 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 			sv_virtfs_present_attr(&st);
 		return fuse_add_direntry(req, buf, rem, d->d_name, &st, d->d_off);
 	}
-	if (is_dot_or_dotdot(d->d_name)) {
+	if (sv_policy_is_dot_or_dotdot(d->d_name)) {
 		e.attr.st_ino = d->d_ino;
 		e.attr.st_mode = (mode_t)d->d_type << 12;
 	} else {
@@ -386,7 +381,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		if (err == 0 && entsize > size - used)
 			break;
 		/* Hidden entries, and ones that vanished since readdir, are not listed. */
-		if (err == 0 && subdirs && d->d_type == DT_DIR && !is_dot_or_dotdot(d->d_name))
+		if (err == 0 && subdirs && d->d_type == DT_DIR &&
+		    !sv_policy_is_dot_or_dotdot(d->d_name))
 			g_ptr_array_add(subdirs, g_strdup(d->d_name));
 		used += err == 0 ? entsize : 0;
 		err = 0;

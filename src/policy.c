@@ -75,13 +75,18 @@ bool sv_policy_needs_groups(mode_t mode, uid_t owner, gid_t group,
 	return (((mode >> 3) & bits) == bits) != ((mode & bits) == bits);
 }
 
+bool sv_policy_is_dot_or_dotdot(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
 bool sv_policy_name_is_valid(const char *name)
 {
 	size_t len = strnlen(name, NAME_MAX + 1);
 
 	if (len == 0 || len > NAME_MAX)
 		return false;
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+	if (sv_policy_is_dot_or_dotdot(name))
 		return false;
 	return memchr(name, '/', len) == NULL;
 }

@@ -61,6 +61,9 @@ bool sv_policy_may_access(mode_t mode, uid_t owner, gid_t group,
 bool sv_policy_needs_groups(mode_t mode, uid_t owner, gid_t group,
 			    uid_t caller_uid, gid_t caller_gid, int want);
 
+/* "." or "..", which every listing holds and no lookup may resolve. */
+bool sv_policy_is_dot_or_dotdot(const char *name);
+
 /* A single path component the view will resolve: no '/', not "." or "..". */
 bool sv_policy_name_is_valid(const char *name);
 

@@ -4,10 +4,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "prefetch.h"
 
 /* Queued directories each hold one fd: this bounds them. */
@@ -56,7 +56,7 @@ static void read_directory(struct sv_prefetch *pf, int parent_fd, const char *na
 		return;
 	}
 	while (!stopping(pf) && entries++ < MAX_ENTRIES && (d = readdir(dp))) {
-		if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
+		if (!sv_policy_is_dot_or_dotdot(d->d_name))
 			fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW);
 	}
 	closedir(dp);

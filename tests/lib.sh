@@ -309,3 +309,16 @@ sv_stats() {
 
 # sv_stat_field FIELD STATS-LINE: one counter of a stats line.
 sv_stat_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
+
+# sv_wait_stat PID LOG FIELD MIN: asks the daemon for its counters until
+# FIELD reaches MIN, SV_WAIT_TENTHS tenths of a second at most; prints the
+# last value read.
+sv_wait_stat() {
+	local value
+	for _ in $(seq "$SV_WAIT_TENTHS"); do
+		value=$(sv_stat_field "$3" "$(sv_stats "$1" "$2")")
+		[ "$value" -ge "$4" ] && break
+		sleep 0.1
+	done
+	echo "$value"
+}

@@ -38,10 +38,7 @@ for flag in direct nocache; do
 done
 (while cat "$mnt/${e##*/}/lib/f1" >/dev/null; do :; done) 2>"$SV_TMP/reader.cat" & readers+=($!)
 # Mid-read: the daemon has served reads and the readers are still at it.
-for _ in $(seq "$SV_WAIT_TENTHS"); do
-	[ "$(sv_stat_field reads "$(sv_stats "$daemon" "$SV_LOG")")" -gt 100 ] && break
-	sleep 0.1
-done
+sv_wait_stat "$daemon" "$SV_LOG" reads 101 >/dev/null
 kill -KILL "$daemon"
 { wait "$daemon"; } 2>/dev/null || true
 wait_gone 10 "${readers[@]}" || {

@@ -25,24 +25,13 @@ mkdir "$mnt"
 
 prefetched() { sv_stat_field prefetched "$(sv_stats "$SV_DAEMON" "$SV_LOG")"; }
 
-# wait_prefetched N: until the daemon has read N directories ahead (10 s at most).
-wait_prefetched() {
-	local n
-	for _ in $(seq 100); do
-		n=$(prefetched)
-		[ "$n" -ge "$1" ] && break
-		sleep 0.1
-	done
-	echo "$n"
-}
-
 # 1. Listing a directory reads ahead its subdirectories only.  The top
 #    level of a whole store is too wide: only a closure's is read ahead.
 printf '%s\n%s\n' "$B" "$A" >"$SV_TMP/closure"
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,closure="$SV_TMP/closure"
 [ "$(prefetched)" = 0 ] || sv_fail "read ahead before any listing"
 [ "$(as_nobody ls "$mnt" | tr '\n' ' ')" = "$A $B " ] || sv_fail "ls shows: $(ls "$mnt")"
-n=$(wait_prefetched 2)
+n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 2)
 sleep 0.3
 [ "$n" = 2 ] && [ "$(prefetched)" = 2 ] || sv_fail "listing a root of 2 visible directories read $(prefetched) ahead"
 sv_unmount "$mnt"
@@ -51,7 +40,7 @@ as_nobody ls "$mnt" >/dev/null
 sleep 0.3
 [ "$(prefetched)" = 0 ] || sv_fail "listing the top level of a whole store read $(prefetched) ahead"
 [ "$(as_nobody ls "$mnt/$A" | tr '\n' ' ')" = "lib link readme " ] || sv_fail "ls $A shows: $(ls "$mnt/$A")"
-n=$(wait_prefetched 1)
+n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 1)
 sleep 0.3
 [ "$n" = 1 ] && [ "$(prefetched)" = 1 ] ||
 	sv_fail "listing a directory, a file and a symlink to the directory read $(prefetched) ahead, expected 1"
