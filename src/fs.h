@@ -19,6 +19,7 @@ struct sv_stats {
 	unsigned long reads;
 	unsigned long denied;
 	unsigned long hidden;
+	unsigned long listing_ends;	/* ends of listings told without a reopen */
 };
 
 struct sv_fs {

@@ -30,6 +30,12 @@ struct sv_inode {
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
 	unsigned int fd_users;
+	/*
+	 * For a directory below the top level, which never changes: the offset
+	 * the kernel asks at once it has every entry, or 0 until known.  Read
+	 * and written with __atomic builtins, without the table's lock.
+	 */
+	off_t listing_end;
 	struct sv_inode *lru_prev, *lru_next;
 };
 

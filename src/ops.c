@@ -345,17 +345,29 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 /*
  * Without a handle, each readdir opens a stream and seeks to where the last
  * one stopped.  The subdirectories listed are then read ahead, see prefetch.h.
+ * The kernel knows a listing is complete only from an empty reply, which
+ * costs a second request per directory: below the top level, where nothing
+ * changes, that one is answered without opening the directory again.
  */
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, bool plus)
 {
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *dir_inode = inode_of(fs, ino);
-	g_autofree char *buf = g_malloc(size);
+	bool immutable = dir_inode->parent != NULL;
+	g_autofree char *buf = NULL;
 	GPtrArray *subdirs = NULL;
+	off_t next_offset = offset;
 	size_t used = 0;
 	DIR *dp;
 	int err;
 
+	if (immutable && offset != 0 &&
+	    offset == __atomic_load_n(&dir_inode->listing_end, __ATOMIC_RELAXED)) {
+		SV_STAT_ADD(fs, listing_ends);
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	buf = g_malloc(size);
 	err = open_dir_stream(fs, dir_inode, &dp);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
@@ -374,6 +386,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		d = readdir(dp);
 		if (!d) {
 			err = errno;
+			if (err == 0 && immutable)
+				__atomic_store_n(&dir_inode->listing_end, next_offset,
+						 __ATOMIC_RELAXED);
 			break;
 		}
 		entsize = add_entry(req, fs, dir_inode, dirfd(dp), d, buf + used, size - used,
@@ -384,7 +399,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		if (err == 0 && subdirs && d->d_type == DT_DIR &&
 		    !sv_policy_is_dot_or_dotdot(d->d_name))
 			g_ptr_array_add(subdirs, g_strdup(d->d_name));
-		used += err == 0 ? entsize : 0;
+		if (err == 0) {
+			used += entsize;
+			next_offset = d->d_off;
+		}
 		err = 0;
 	}
 	if (err && used == 0)
