@@ -8,6 +8,7 @@
  *   svbench openclose ROOT LIST noatime|plain
  *                                  open and close each file
  *   svbench hold-latency           hold /dev/cpu_dma_latency at 0 until killed
+ *   svbench pingpong N             N round trips of a byte between two processes
  *   svbench mkfiles DIR N          N empty files for the scale mode
  *
  * LIST holds paths relative to ROOT, one a line.
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -218,6 +220,46 @@ static int cmd_hold_latency(void)
 		pause();
 }
 
+/*
+ * What one FUSE request costs at least: a process wakes another and sleeps
+ * until woken back (the reader and the daemon, here through pipes).
+ */
+static int cmd_pingpong(unsigned long n)
+{
+	int to_child[2], to_parent[2], status;
+	double start;
+	char byte = 0;
+	pid_t pid;
+
+	if (n == 0 || pipe(to_child) < 0 || pipe(to_parent) < 0) {
+		perror("pingpong");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (pid == 0) {
+		close(to_child[1]);
+		while (read(to_child[0], &byte, 1) == 1)
+			if (write(to_parent[1], &byte, 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	close(to_child[0]);
+	start = now();
+	for (unsigned long i = 0; i < n; i++)
+		if (write(to_child[1], &byte, 1) != 1 || read(to_parent[0], &byte, 1) != 1) {
+			perror("pingpong");
+			return 1;
+		}
+	printf("round_trips=%lu seconds=%.6f\n", n, now() - start);
+	close(to_child[1]);
+	waitpid(pid, &status, 0);
+	return 0;
+}
+
 static int make_file(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -283,7 +325,8 @@ out:
 static int usage(void)
 {
 	fprintf(stderr, "usage: svbench walk DIR | read ROOT LIST | "
-			"openclose ROOT LIST noatime|plain | hold-latency | mkfiles DIR N\n");
+			"openclose ROOT LIST noatime|plain | hold-latency | pingpong N | "
+			"mkfiles DIR N\n");
 	return 2;
 }
 
@@ -297,6 +340,8 @@ int main(int argc, char **argv)
 		return cmd_openclose(argv[2], argv[3], argv[4]);
 	if (argc == 2 && !strcmp(argv[1], "hold-latency"))
 		return cmd_hold_latency();
+	if (argc == 3 && !strcmp(argv[1], "pingpong"))
+		return cmd_pingpong(strtoul(argv[2], NULL, 10));
 	if (argc == 4 && !strcmp(argv[1], "mkfiles"))
 		return cmd_mkfiles(argv[2], strtoul(argv[3], NULL, 10));
 	return usage();
