@@ -378,6 +378,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		subdirs = g_ptr_array_new_with_free_func(g_free);
 	if (offset != 0)
 		seekdir(dp, offset);
+	else if (immutable)
+		/* A path collected and made again may come back under the same number. */
+		__atomic_store_n(&dir_inode->listing_end, 0, __ATOMIC_RELAXED);
 	for (;;) {
 		struct dirent *d;
 		size_t entsize;
