@@ -353,7 +353,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 {
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *dir_inode = inode_of(fs, ino);
-	bool immutable = dir_inode->parent != NULL;
+	bool below_top_level = dir_inode->parent != NULL;
 	g_autofree char *buf = NULL;
 	GPtrArray *subdirs = NULL;
 	off_t next_offset = offset;
@@ -361,7 +361,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	DIR *dp;
 	int err;
 
-	if (immutable && offset != 0 &&
+	if (below_top_level && offset != 0 &&
 	    offset == __atomic_load_n(&dir_inode->listing_end, __ATOMIC_RELAXED)) {
 		SV_STAT_ADD(fs, listing_ends);
 		fuse_reply_buf(req, NULL, 0);
@@ -374,11 +374,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		return;
 	}
 	/* A whole store's top level is too wide: an ls would read every path. */
-	if (fs->prefetch && (dir_inode->parent || fs->opts->closure_path))
+	if (fs->prefetch && (below_top_level || fs->opts->closure_path))
 		subdirs = g_ptr_array_new_with_free_func(g_free);
 	if (offset != 0)
 		seekdir(dp, offset);
-	else if (immutable)
+	else if (below_top_level)
 		/* A path collected and made again may come back under the same number. */
 		__atomic_store_n(&dir_inode->listing_end, 0, __ATOMIC_RELAXED);
 	for (;;) {
@@ -389,7 +389,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		d = readdir(dp);
 		if (!d) {
 			err = errno;
-			if (err == 0 && immutable)
+			if (err == 0 && below_top_level)
 				__atomic_store_n(&dir_inode->listing_end, next_offset,
 						 __ATOMIC_RELAXED);
 			break;
