@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "inodes.h"
+#include "scratch.h"
 #include "suites.h"
 
 static char *tmp;
@@ -20,8 +21,7 @@ static void setup(void)
 {
 	int fd;
 
-	tmp = g_dir_make_tmp("storeview-inodes-XXXXXX", NULL);
-	ck_assert_ptr_nonnull(tmp);
+	tmp = sv_scratch_new("inodes");
 	fd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	table = sv_inode_table_new(fd, 16);
@@ -30,11 +30,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
-
 	sv_inode_table_free(table);
-	ck_assert_int_eq(system(cmd), 0);
-	g_free(tmp);
+	sv_scratch_free(tmp);
 }
 
 static struct sv_inode *lookup(struct sv_inode *parent, const char *name)

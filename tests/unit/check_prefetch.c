@@ -3,21 +3,20 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <check.h>
 #include <glib.h>
 
 #include "prefetch.h"
+#include "scratch.h"
 #include "suites.h"
 
 static char *tmp;
 
 static void setup(void)
 {
-	tmp = g_dir_make_tmp("storeview-prefetch-XXXXXX", NULL);
-	ck_assert_ptr_nonnull(tmp);
+	tmp = sv_scratch_new("prefetch");
 	for (const char *const *d = (const char *const[]){ "a", "b", "b/c", NULL }; *d; d++) {
 		g_autofree char *path = g_build_filename(tmp, *d, NULL);
 
@@ -31,10 +30,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp);
-
-	ck_assert_int_eq(system(cmd), 0);
-	g_free(tmp);
+	sv_scratch_free(tmp);
 }
 
 static unsigned int open_fds(void)

@@ -1,0 +1,11 @@
+/* Scratch directories for unit tests that need a real tree. */
+#ifndef STOREVIEW_TEST_SCRATCH_H
+#define STOREVIEW_TEST_SCRATCH_H
+
+/* A new empty directory under the temporary directory; fails the test if it cannot be made. */
+char *sv_scratch_new(const char *what);
+
+/* Removes dir and everything below it, then frees the name. */
+void sv_scratch_free(char *dir);
+
+#endif
