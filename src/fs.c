@@ -121,7 +121,8 @@ void sv_fs_log_stats(struct sv_fs *fs)
 
 	sv_inode_table_counts(fs->inodes, &inodes, &dir_fds);
 	g_message("stats: lookups=%lu opens=%lu noatime_dropped=%lu reads=%lu denied=%lu "
-		  "hidden=%lu inodes=%u dir_fds=%u prefetched=%lu listing_ends=%lu",
+		  "hidden=%lu inodes=%u dir_fds=%u prefetched=%lu listing_ends=%lu "
+		  "read_ahead_used=%lu",
 		  __atomic_load_n(&fs->stats.lookups, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.opens, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.noatime_dropped, __ATOMIC_RELAXED),
@@ -129,5 +130,6 @@ void sv_fs_log_stats(struct sv_fs *fs)
 		  __atomic_load_n(&fs->stats.denied, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.hidden, __ATOMIC_RELAXED),
 		  inodes, dir_fds, sv_prefetch_count(fs->prefetch),
-		  __atomic_load_n(&fs->stats.listing_ends, __ATOMIC_RELAXED));
+		  __atomic_load_n(&fs->stats.listing_ends, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.read_ahead_used, __ATOMIC_RELAXED));
 }

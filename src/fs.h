@@ -20,6 +20,7 @@ struct sv_stats {
 	unsigned long denied;
 	unsigned long hidden;
 	unsigned long listing_ends;	/* ends of listings told without a reopen */
+	unsigned long read_ahead_used;	/* listings answered from read-ahead */
 };
 
 struct sv_fs {

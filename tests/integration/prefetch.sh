@@ -1,9 +1,11 @@
 #!/bin/bash
 # Reading ahead of a walk (prefetch.h): listing a directory has the daemon
-# read its subdirectories in the background, and only those (not symlinks,
-# files, hidden entries or a whole store's top level); what the view lists
-# is unchanged by it; an unmount does not wait for queued work;
-# -o no_prefetch turns it off.
+# read the tree below it in the background, directories only (not
+# symlinks, files, hidden entries or a whole store's top level); the walk
+# is then answered from what was read, and shows what SOURCE holds, with
+# the same attributes; a directory changed since it was read is read
+# again; an unmount does not wait for pending work; -o no_prefetch turns
+# it off.
 . "$(dirname "$0")/../lib.sh"
 sv_require_fuse
 sv_tmpdir
@@ -24,39 +26,64 @@ chmod -R a-w "$src"
 mkdir "$mnt"
 
 prefetched() { sv_stat_field prefetched "$(sv_stats "$SV_DAEMON" "$SV_LOG")"; }
+used() { sv_stat_field read_ahead_used "$(sv_stats "$SV_DAEMON" "$SV_LOG")"; }
 
-# 1. Listing a directory reads ahead its subdirectories only.  The top
-#    level of a whole store is too wide: only a closure's is read ahead.
+# 1. Listing a directory reads ahead the directories below it, to the
+#    bottom.  The top level of a whole store is too wide: only a closure's
+#    is read ahead.
 printf '%s\n%s\n' "$B" "$A" >"$SV_TMP/closure"
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,closure="$SV_TMP/closure"
 [ "$(prefetched)" = 0 ] || sv_fail "read ahead before any listing"
 [ "$(as_nobody ls "$mnt" | tr '\n' ' ')" = "$A $B " ] || sv_fail "ls shows: $(ls "$mnt")"
-n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 2)
+# A, A/lib, A/lib/sub, B, B/share.
+n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 5)
 sleep 0.3
-[ "$n" = 2 ] && [ "$(prefetched)" = 2 ] || sv_fail "listing a root of 2 visible directories read $(prefetched) ahead"
+[ "$n" = 5 ] && [ "$(prefetched)" = 5 ] ||
+	sv_fail "listing a root of 2 visible paths of 5 directories read $(prefetched) ahead"
 sv_unmount "$mnt"
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
 as_nobody ls "$mnt" >/dev/null
 sleep 0.3
 [ "$(prefetched)" = 0 ] || sv_fail "listing the top level of a whole store read $(prefetched) ahead"
 [ "$(as_nobody ls "$mnt/$A" | tr '\n' ' ')" = "lib link readme " ] || sv_fail "ls $A shows: $(ls "$mnt/$A")"
-n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 1)
+# lib and lib/sub.
+n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 2)
 sleep 0.3
-[ "$n" = 1 ] && [ "$(prefetched)" = 1 ] ||
-	sv_fail "listing a directory, a file and a symlink to the directory read $(prefetched) ahead, expected 1"
-sv_pass "a listing reads ahead exactly its subdirectories: not files, symlinks, a whole store's top level or what the closure hides"
+[ "$n" = 2 ] && [ "$(prefetched)" = 2 ] ||
+	sv_fail "listing a directory, a file and a symlink to the directory read $(prefetched) ahead, expected 2"
+sv_pass "a listing reads ahead exactly the directories below it: not files, symlinks, a whole store's top level or what the closure hides"
 
-# 2. A walk through the view lists what SOURCE holds, with the same types.
-(cd "$src" && find . -printf '%y %p\n' | sort) >"$SV_TMP/source.find"
-(cd "$mnt" && as_nobody find . -printf '%y %p\n' | sort) >"$SV_TMP/view.find"
+# 2. A walk through the view is answered from what was read ahead, and
+#    lists what SOURCE holds, with the same attributes (as nobody sees them).
+walk() { find . -printf '%y %m %s %n %i %T@ %C@ %p\n' | LC_ALL=C sort; }
+(cd "$src" && walk | sed 's/^\([a-z]\) \([0-7]\)[0-7]\([0-7]\)/\1 \3\3\3/') >"$SV_TMP/source.find"
+(cd "$mnt" && as_nobody bash -c "$(declare -f walk); walk" |
+	sed 's/^\([a-z]\) \([0-7]\)[0-7]\([0-7]\)/\1 \3\3\3/') >"$SV_TMP/view.find"
 diff -u "$SV_TMP/source.find" "$SV_TMP/view.find" >&2 || sv_fail "the walk differs from SOURCE"
 [ "$(as_nobody cat "$mnt/$A/lib/sub/file")" = a ] || sv_fail "file unreadable after the walk"
-n=$(prefetched)
-[ "$n" -ge 3000 ] || sv_fail "a walk of $(wc -l <"$SV_TMP/source.find") entries read only $n directories ahead"
-sv_pass "a walk of $(wc -l <"$SV_TMP/view.find") entries matches SOURCE; $n directories read ahead"
+n=$(prefetched) u=$(used)
+# The wide directory's 3000 subdirectories are listed only after all of it.
+[ "$n" -ge 5 ] && [ "$u" -ge 5 ] ||
+	sv_fail "a walk of $(wc -l <"$SV_TMP/source.find") entries: $n directories read ahead, $u listings answered from them"
+sv_pass "a walk of $(wc -l <"$SV_TMP/view.find") entries matches SOURCE; $n directories read ahead, $u listings answered from them"
 sv_unmount "$mnt"
 
-# 3. Unmounting right after listing 3000 directories does not wait for them all.
+# 3. A directory changed after it was read ahead is listed as it is now.
+chmod u+w "$src/$B/share"
+sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
+as_nobody ls "$mnt/$B" >/dev/null
+sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 1 >/dev/null
+sleep 0.1
+echo new >"$src/$B/share/new"
+[ "$(as_nobody ls "$mnt/$B/share" | tr '\n' ' ')" = "file new " ] ||
+	sv_fail "a directory changed after it was read ahead lists: $(ls "$mnt/$B/share")"
+[ "$(used)" = 0 ] || sv_fail "a listing read before the change was used"
+rm "$src/$B/share/new"
+chmod u-w "$src/$B/share"
+sv_pass "a directory changed after it was read ahead is listed as it is now"
+sv_unmount "$mnt"
+
+# 4. Unmounting right after listing 3000 directories does not wait for them all.
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
 as_nobody ls "$mnt/$W" >/dev/null
 umount "$mnt"
@@ -65,9 +92,11 @@ sv_wait_exit "$SV_DAEMON" 10
 left=$(sv_stat_field prefetched "$(grep 'stats:' "$SV_LOG" | tail -1)")
 sv_pass "unmounted while reading ahead: exit 0 at once, $left of 3000 directories had been read"
 
-# 4. -o no_prefetch: nothing read ahead, the same walk.
+# 5. -o no_prefetch: nothing read ahead, the same walk (test 3 changed a time).
+(cd "$src" && walk | sed 's/^\([a-z]\) \([0-7]\)[0-7]\([0-7]\)/\1 \3\3\3/') >"$SV_TMP/source.find"
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,no_prefetch
-(cd "$mnt" && as_nobody find . -printf '%y %p\n' | sort) >"$SV_TMP/view.find"
+(cd "$mnt" && as_nobody bash -c "$(declare -f walk); walk" |
+	sed 's/^\([a-z]\) \([0-7]\)[0-7]\([0-7]\)/\1 \3\3\3/') >"$SV_TMP/view.find"
 diff -u "$SV_TMP/source.find" "$SV_TMP/view.find" >&2 || sv_fail "the walk differs from SOURCE with no_prefetch"
 [ "$(prefetched)" = 0 ] || sv_fail "no_prefetch read $(prefetched) directories ahead"
 sv_pass "-o no_prefetch: the same walk, nothing read ahead"
