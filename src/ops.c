@@ -473,8 +473,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 			fuse_reply_err(req, -err);
 			return;
 		}
-		/* A whole store's top level is too wide: an ls would read every path. */
-		if (fs->prefetch && (below_top_level || fs->opts->closure_path))
+		if (fs->prefetch)
 			subdirs = sv_subdirs_new();
 		if (offset != 0)
 			seekdir(from.dir, offset);

@@ -9,11 +9,10 @@
  * syscall per entry, once it has checked with one lstat that the
  * directory is still the one read.
  *
- * The thread stays a bounded number of listings ahead.  When the walker
- * lists a directory that was not read ahead (it got there first, or went
+ * The thread stays a bounded number of listings ahead, so that a mere ls
+ * of a whole store's top level reads little.  When the walker lists a
+ * directory that was not read ahead (it got there first, or went
  * elsewhere), the thread drops what lies behind and goes on from there.
- * (The view does not read ahead from the root of a whole store, whose
- * every path a mere ls would then start on; only from a closure's.)
  */
 #ifndef STOREVIEW_PREFETCH_H
 #define STOREVIEW_PREFETCH_H
