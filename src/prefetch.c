@@ -315,9 +315,13 @@ static void read_next(struct sv_prefetch *pf)
 	if (listing && generation == pf->generation) {
 		struct parent *parent = next->name ? parent_new(dir) : parent_ref(next->parent);
 
+		/* An incomplete listing holds at least one entry. */
+		off_t resume_offset = listing->complete ? 0 :
+				      listing->entries[listing->count - 1].next_offset;
+
 		add_ready(pf, listing);
-		push_directory(pf, parent, next->ino, !listing->complete,
-			       listing->entries[listing->count - 1].next_offset, subdirs, next->depth);
+		push_directory(pf, parent, next->ino, !listing->complete, resume_offset, subdirs,
+			       next->depth);
 		parent_unref(parent);
 	} else if (listing) {
 		sv_listing_unref(listing);

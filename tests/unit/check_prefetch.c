@@ -223,6 +223,38 @@ START_TEST(a_huge_directory_comes_in_several_listings)
 }
 END_TEST
 
+START_TEST(a_directory_that_fills_listings_exactly_ends_with_an_empty_one)
+{
+	/* With . and .., the first listing is full and the directory's end unseen. */
+	unsigned int files = SV_PREFETCH_MAX_ENTRIES - 2, next;
+	struct sv_prefetch *pf = sv_prefetch_new(NULL);
+	struct sv_listing *first, *last;
+
+	ck_assert_ptr_nonnull(pf);
+	make_dirs("full", NULL);
+	for (unsigned int i = 0; i < files; i++) {
+		g_autofree char *path = g_strdup_printf("%s/full/f%u", tmp, i);
+
+		ck_assert(g_file_set_contents(path, "", 0, NULL));
+	}
+	walker_missed(pf, ".", "full", NULL);
+	ck_assert_uint_eq(wait_count(pf, 2), 2);
+	first = find(pf, "full", 0, &next);
+	ck_assert_ptr_nonnull(first);
+	ck_assert(!first->complete);
+	ck_assert_uint_eq(first->count, SV_PREFETCH_MAX_ENTRIES);
+	last = find(pf, "full", first->entries[first->count - 1].next_offset, &next);
+	ck_assert_ptr_nonnull(last);
+	ck_assert_ptr_ne(last, first);
+	ck_assert(last->complete);
+	ck_assert_uint_eq(last->count, 0);
+	ck_assert_uint_eq(next, 0);
+	sv_listing_unref(first);
+	sv_listing_unref(last);
+	sv_prefetch_free(pf);
+}
+END_TEST
+
 START_TEST(stays_a_bounded_number_of_listings_ahead)
 {
 	struct sv_prefetch *pf = sv_prefetch_new(NULL);
@@ -320,6 +352,7 @@ Suite *prefetch_suite(void)
 	tcase_add_test(tc, a_listing_holds_every_entry_and_its_lstat);
 	tcase_add_test(tc, a_listing_goes_on_after_each_of_its_entries);
 	tcase_add_test(tc, a_huge_directory_comes_in_several_listings);
+	tcase_add_test(tc, a_directory_that_fills_listings_exactly_ends_with_an_empty_one);
 	tcase_add_test(tc, stays_a_bounded_number_of_listings_ahead);
 	tcase_add_test(tc, a_walker_gone_elsewhere_leaves_nothing_ready);
 	tcase_add_test(tc, every_fd_is_closed_whatever_was_pending);
