@@ -368,20 +368,30 @@ struct sv_prefetch *sv_prefetch_new(GError **error)
 	return pf;
 }
 
+static bool reading(struct sv_prefetch *pf, ino_t ino)
+{
+	return pf->reading && pf->reading->ino == ino;
+}
+
+/* The pending read of directory ino (only of its further entries if resumed), or NULL. */
+static GList *find_pending(struct sv_prefetch *pf, ino_t ino, bool resumed)
+{
+	for (GList *link = pf->pending.head; link; link = link->next) {
+		struct pending *pending = link->data;
+
+		if (pending->ino == ino && (!resumed || !pending->name))
+			return link;
+	}
+	return NULL;
+}
+
 /* Whether the thread has directory ino in hand: ready, being read or to be read on. */
 static bool on_the_way(struct sv_prefetch *pf, dev_t dev, ino_t ino)
 {
 	struct sv_listing probe = { .dev = dev, .ino = ino };
 
-	if (g_hash_table_contains(pf->ready, &probe) || (pf->reading && pf->reading->ino == ino))
-		return true;
-	for (GList *link = pf->pending.head; link; link = link->next) {
-		struct pending *pending = link->data;
-
-		if (!pending->name && pending->ino == ino)
-			return true;
-	}
-	return false;
+	return g_hash_table_contains(pf->ready, &probe) || reading(pf, ino) ||
+	       find_pending(pf, ino, true) != NULL;
 }
 
 /*
@@ -397,9 +407,7 @@ static unsigned int walker_at(struct sv_prefetch *pf, ino_t ino)
 
 	pf->generation++;
 	drop_ready(pf);
-	for (link = pf->pending.head; link; link = link->next)
-		if (((struct pending *)link->data)->ino == ino)
-			break;
+	link = find_pending(pf, ino, false);
 	if (!link)
 		return MAX_DEPTH;
 	here = link->data;
@@ -471,8 +479,7 @@ struct sv_listing *sv_prefetch_find(struct sv_prefetch *pf, dev_t dev, ino_t ino
 
 	g_mutex_lock(&pf->lock);
 	/* Being read: sooner there than read again. */
-	while (!(listing = find_ready(pf, dev, ino, offset, next)) && pf->reading &&
-	       pf->reading->ino == ino)
+	while (!(listing = find_ready(pf, dev, ino, offset, next)) && reading(pf, ino))
 		if (!g_cond_wait_until(&pf->read_done, &pf->lock, deadline))
 			break;
 	if (listing)

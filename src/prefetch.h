@@ -94,7 +94,7 @@ void sv_prefetch_used(struct sv_prefetch *pf, struct sv_listing *listing);
 
 void sv_listing_unref(struct sv_listing *listing);
 
-/* Directories read ahead so far. */
+/* Listings read ahead so far (a huge directory makes several). */
 unsigned long sv_prefetch_count(struct sv_prefetch *pf);
 
 /* Stops reading (what is pending is dropped), waits for the thread; NULL is fine. */
