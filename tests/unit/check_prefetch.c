@@ -185,32 +185,42 @@ START_TEST(a_listing_goes_on_after_each_of_its_entries)
 }
 END_TEST
 
-START_TEST(a_huge_directory_comes_in_several_listings)
+/*
+ * Makes dir with files empty files, has it read ahead and returns its two
+ * listings: the first full, the second, complete, going on after it.
+ */
+static void read_in_two(struct sv_prefetch *pf, const char *dir, unsigned int files,
+			struct sv_listing **first, struct sv_listing **second)
 {
-	unsigned int files = SV_PREFETCH_MAX_ENTRIES + 500, seen = 0, next;
-	struct sv_prefetch *pf = sv_prefetch_new(NULL);
-	struct sv_listing *first, *second;
-	off_t offset;
+	unsigned int next;
 
-	ck_assert_ptr_nonnull(pf);
-	make_dirs("huge", NULL);
+	make_dirs(dir, NULL);
 	for (unsigned int i = 0; i < files; i++) {
-		g_autofree char *path = g_strdup_printf("%s/huge/f%u", tmp, i);
+		g_autofree char *path = g_strdup_printf("%s/%s/f%u", tmp, dir, i);
 
 		ck_assert(g_file_set_contents(path, "", 0, NULL));
 	}
-	walker_missed(pf, ".", "huge", NULL);
+	walker_missed(pf, ".", dir, NULL);
 	ck_assert_uint_eq(wait_count(pf, 2), 2);
-	first = find(pf, "huge", 0, &next);
-	ck_assert_ptr_nonnull(first);
-	ck_assert(!first->complete);
-	ck_assert_uint_eq(first->count, SV_PREFETCH_MAX_ENTRIES);
-	offset = first->entries[first->count - 1].next_offset;
-	second = find(pf, "huge", offset, &next);
-	ck_assert_ptr_nonnull(second);
-	ck_assert_ptr_ne(second, first);
+	*first = find(pf, dir, 0, &next);
+	ck_assert_ptr_nonnull(*first);
+	ck_assert(!(*first)->complete);
+	ck_assert_uint_eq((*first)->count, SV_PREFETCH_MAX_ENTRIES);
+	*second = find(pf, dir, (*first)->entries[(*first)->count - 1].next_offset, &next);
+	ck_assert_ptr_nonnull(*second);
+	ck_assert_ptr_ne(*second, *first);
 	ck_assert_uint_eq(next, 0);
-	ck_assert(second->complete);
+	ck_assert((*second)->complete);
+}
+
+START_TEST(a_huge_directory_comes_in_several_listings)
+{
+	unsigned int files = SV_PREFETCH_MAX_ENTRIES + 500, seen = 0;
+	struct sv_prefetch *pf = sv_prefetch_new(NULL);
+	struct sv_listing *first, *second;
+
+	ck_assert_ptr_nonnull(pf);
+	read_in_two(pf, "huge", files, &first, &second);
 	ck_assert_uint_eq(first->count + second->count, files + 2);
 	for (unsigned int i = 0; i < first->count; i++)
 		seen += first->entries[i].name[0] == 'f';
@@ -225,30 +235,13 @@ END_TEST
 
 START_TEST(a_directory_that_fills_listings_exactly_ends_with_an_empty_one)
 {
-	/* With . and .., the first listing is full and the directory's end unseen. */
-	unsigned int files = SV_PREFETCH_MAX_ENTRIES - 2, next;
 	struct sv_prefetch *pf = sv_prefetch_new(NULL);
 	struct sv_listing *first, *last;
 
 	ck_assert_ptr_nonnull(pf);
-	make_dirs("full", NULL);
-	for (unsigned int i = 0; i < files; i++) {
-		g_autofree char *path = g_strdup_printf("%s/full/f%u", tmp, i);
-
-		ck_assert(g_file_set_contents(path, "", 0, NULL));
-	}
-	walker_missed(pf, ".", "full", NULL);
-	ck_assert_uint_eq(wait_count(pf, 2), 2);
-	first = find(pf, "full", 0, &next);
-	ck_assert_ptr_nonnull(first);
-	ck_assert(!first->complete);
-	ck_assert_uint_eq(first->count, SV_PREFETCH_MAX_ENTRIES);
-	last = find(pf, "full", first->entries[first->count - 1].next_offset, &next);
-	ck_assert_ptr_nonnull(last);
-	ck_assert_ptr_ne(last, first);
-	ck_assert(last->complete);
+	/* With . and .., the first listing is full and the directory's end unseen. */
+	read_in_two(pf, "full", SV_PREFETCH_MAX_ENTRIES - 2, &first, &last);
 	ck_assert_uint_eq(last->count, 0);
-	ck_assert_uint_eq(next, 0);
 	sv_listing_unref(first);
 	sv_listing_unref(last);
 	sv_prefetch_free(pf);
