@@ -170,6 +170,11 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		fs.prefetch = sv_prefetch_new(&gerror);
 		if (!fs.prefetch) {
 			g_warning("cannot start reading ahead: %s", gerror->message);
+			g_clear_error(&gerror);
+		}
+		fs.readahead = sv_readahead_new(&gerror);
+		if (!fs.readahead) {
+			g_warning("cannot start reading data ahead: %s", gerror->message);
 			g_error_free(gerror);
 		}
 	}
@@ -196,6 +201,7 @@ out:
 	if (fs.inodes && mounted)
 		sv_fs_log_stats(&fs);
 	sv_prefetch_free(fs.prefetch);
+	sv_readahead_free(fs.readahead);
 	sv_fs_clear(&fs);
 	g_rw_lock_clear(&fs.closure_lock);
 	if (error) {

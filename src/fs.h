@@ -11,6 +11,7 @@
 #include "inodes.h"
 #include "options.h"
 #include "prefetch.h"
+#include "readahead.h"
 
 struct sv_stats {
 	unsigned long lookups;
@@ -33,6 +34,7 @@ struct sv_fs {
 	GRWLock closure_lock;
 	struct sv_closure *closure;	/* NULL: every entry is visible */
 	struct sv_prefetch *prefetch;	/* NULL: no reading ahead */
+	struct sv_readahead *readahead;	/* NULL: no reading of data ahead */
 };
 
 extern const struct fuse_lowlevel_ops sv_ops;

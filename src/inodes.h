@@ -12,6 +12,7 @@
 #ifndef STOREVIEW_INODES_H
 #define STOREVIEW_INODES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -24,6 +25,8 @@ struct sv_inode {
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
+	/* For a directory: its files' data was sent to be read ahead (atomic). */
+	bool data_read_ahead;
 	struct sv_inode *parent;	/* NULL for the root; holds a reference */
 	char *name;			/* name in parent; NULL for the root */
 	uint64_t refs;			/* kernel lookups plus child inodes */

@@ -628,6 +628,27 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		close(fd);
 }
 
+/*
+ * The first file of a directory read sends its siblings to be read ahead;
+ * not at the top level, whose entries are unrelated store paths.
+ */
+static void read_siblings_ahead(struct sv_fs *fs, struct sv_inode *inode)
+{
+	struct sv_inode *dir = inode->parent;
+	int dir_fd, fd;
+
+	if (!dir || !dir->parent ||
+	    __atomic_exchange_n(&dir->data_read_ahead, true, __ATOMIC_RELAXED))
+		return;
+	dir_fd = sv_inode_get_dirfd(fs->inodes, dir);
+	if (dir_fd < 0)
+		return;
+	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sv_inode_put_dirfd(fs->inodes, dir);
+	if (fd >= 0)
+		sv_readahead_queue(fs->readahead, fd);
+}
+
 static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		    struct fuse_file_info *fi)
 {
@@ -638,6 +659,8 @@ static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 	int fd = (int)fi->fh;
 
 	SV_STAT_ADD(fs, reads);
+	if (offset == 0 && fs->readahead)
+		read_siblings_ahead(fs, inode);
 	/* No handle with no_open: a cached fd, or content made for this read. */
 	if (fs->opts->no_open) {
 		as_file = fs->opts->virtfs_xattrs && sv_virtfs_shown_as_file(inode->mode);

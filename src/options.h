@@ -33,7 +33,7 @@ struct sv_options {
 	bool closure_strict;	/* closure entries missing from SOURCE are fatal */
 	bool virtfs_xattrs;	/* QEMU mapped-xattr layout, see virtfs.h */
 	bool no_open;		/* the kernel opens without asking; modes narrowed */
-	bool no_prefetch;	/* no reading ahead of a walk, see prefetch.h */
+	bool no_prefetch;	/* no reading ahead, see prefetch.h and readahead.h */
 	bool foreground;
 	bool debug;
 	bool singlethread;

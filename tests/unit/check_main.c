@@ -15,6 +15,7 @@ int main(void)
 	srunner_add_suite(runner, closure_suite());
 	srunner_add_suite(runner, virtfs_suite());
 	srunner_add_suite(runner, prefetch_suite());
+	srunner_add_suite(runner, readahead_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	failed = srunner_ntests_failed(runner);
 	srunner_free(runner);

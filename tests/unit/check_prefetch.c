@@ -42,17 +42,6 @@ static void teardown(void)
 	sv_scratch_free(tmp);
 }
 
-static unsigned int open_fds(void)
-{
-	g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
-	unsigned int n = 0;
-
-	ck_assert_ptr_nonnull(dir);
-	while (g_dir_read_name(dir))
-		n++;
-	return n;
-}
-
 static struct stat lstat_of(const char *relative)
 {
 	g_autofree char *path = g_build_filename(tmp, relative, NULL);
@@ -322,16 +311,16 @@ END_TEST
 
 START_TEST(every_fd_is_closed_whatever_was_pending)
 {
-	unsigned int before = open_fds();
+	unsigned int before = sv_open_fds();
 	struct sv_prefetch *pf = sv_prefetch_new(NULL);
 
 	ck_assert_ptr_nonnull(pf);
 	for (int i = 0; i < 1000; i++)
 		walker_missed(pf, ".", "a", "b", NULL);
 	walker_missed(pf, "b", NULL);
-	ck_assert_uint_le(open_fds(), before + 100);
+	ck_assert_uint_le(sv_open_fds(), before + 100);
 	sv_prefetch_free(pf);
-	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(sv_open_fds(), before);
 }
 END_TEST
 

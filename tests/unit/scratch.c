@@ -23,3 +23,14 @@ void sv_scratch_free(char *dir)
 	ck_assert_int_eq(system(cmd), 0);
 	g_free(dir);
 }
+
+unsigned int sv_open_fds(void)
+{
+	g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+	unsigned int n = 0;
+
+	ck_assert_ptr_nonnull(dir);
+	while (g_dir_read_name(dir))
+		n++;
+	return n;
+}

@@ -1,4 +1,4 @@
-/* Scratch directories for unit tests that need a real tree. */
+/* Scratch directories, and an fd count, for unit tests that need a real tree. */
 #ifndef STOREVIEW_TEST_SCRATCH_H
 #define STOREVIEW_TEST_SCRATCH_H
 
@@ -7,5 +7,8 @@ char *sv_scratch_new(const char *what);
 
 /* Removes dir and everything below it, then frees the name. */
 void sv_scratch_free(char *dir);
+
+/* The number of fds this process holds. */
+unsigned int sv_open_fds(void);
 
 #endif

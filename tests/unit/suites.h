@@ -11,5 +11,6 @@ Suite *inodes_suite(void);
 Suite *closure_suite(void);
 Suite *virtfs_suite(void);
 Suite *prefetch_suite(void);
+Suite *readahead_suite(void);
 
 #endif

@@ -1,0 +1,77 @@
+#!/bin/bash
+# Reading data ahead (readahead.h): reading one file of a directory through
+# the view brings its siblings' data into SOURCE's page cache, small
+# regular files only, that directory only; opening files without reading
+# them reads nothing ahead; -o no_prefetch turns it off.
+. "$(dirname "$0")/../lib.sh"
+sv_require_fuse
+sv_tmpdir
+command -v fincore >/dev/null || sv_skip "fincore (util-linux) missing"
+
+src=$SV_TMP/store mnt=$SV_TMP/view
+A=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a-1.0
+B=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-b-1.0
+C=cccccccccccccccccccccccccccccccc-c-1.0
+mkdir -p "$src/$A/lib/sub" "$src/$B/share" "$src/$C/etc"
+for i in $(seq -w 1 20); do head -c 16384 /dev/urandom >"$src/$A/lib/f$i"; done
+for i in $(seq -w 1 10); do
+	head -c 16384 /dev/urandom >"$src/$B/share/g$i"
+	head -c 16384 /dev/urandom >"$src/$C/etc/h$i"
+done
+head -c 16384 /dev/urandom >"$src/$A/lib/sub/below"
+# Top-level files, as a store's .drv files: unrelated to each other.
+head -c 16384 /dev/urandom >"$src/x.drv"
+head -c 16384 /dev/urandom >"$src/y.drv"
+head -c $((2 * 1024 * 1024)) /dev/urandom >"$src/$A/lib/large"
+chmod -R a-w "$src"
+mkdir "$mnt"
+sync
+
+# Bytes of the file in SOURCE's page cache.
+resident() { fincore --noheadings --bytes --output RES "$1" | tr -d " "; }
+evict_all() {
+	find "$src" -type f -exec dd if={} iflag=nocache count=0 status=none \;
+	[ "$(resident "$src/$A/lib/f20")" = 0 ] ||
+		sv_skip "the filesystem of $SV_TMP keeps file pages in memory (tmpfs?)"
+}
+data_read_ahead() { sv_stat_field data_read_ahead "$(sv_stats "$SV_DAEMON" "$SV_LOG")"; }
+
+# 1. Reading one file reads its siblings ahead: the small ones, not the
+#    large one, nor what lies below or in other directories.
+evict_all
+sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
+cmp "$src/$A/lib/f01" <(as_nobody cat "$mnt/$A/lib/f01") || sv_fail "f01 reads other data than SOURCE holds"
+n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead 20)
+[ "$n" = 20 ] || sv_fail "reading f01 read $n files of its directory ahead, expected 20"
+for _ in $(seq "$SV_WAIT_TENTHS"); do
+	[ "$(resident "$src/$A/lib/f20")" = 16384 ] && break
+	sleep 0.1
+done
+[ "$(resident "$src/$A/lib/f20")" = 16384 ] || sv_fail "f20 not in SOURCE's page cache after reading f01"
+for f in "$A/lib/large" "$A/lib/sub/below" "$B/share/g01"; do
+	[ "$(resident "$src/$f")" = 0 ] || sv_fail "$f was read ahead ($(resident "$src/$f") bytes)"
+done
+# Read by the kernel from the page cache it filled, as SOURCE holds it.
+cmp "$src/$A/lib/f20" <(as_nobody cat "$mnt/$A/lib/f20") || sv_fail "f20 reads other data than SOURCE holds"
+sv_pass "reading one file read its 20 small siblings ahead, not a 2 MiB file, a subdirectory or another directory"
+
+# 2. Opening files without reading them reads nothing ahead, nor reading
+#    a top-level file, and a directory is read ahead once.
+for i in $(seq -w 1 10); do as_nobody sh -c ": <'$mnt/$B/share/g$i'" || sv_fail "cannot open g$i"; done
+as_nobody cat "$mnt/$A/lib/f02" "$mnt/x.drv" >/dev/null
+sleep 0.3
+[ "$(data_read_ahead)" = 20 ] || sv_fail "$(( $(data_read_ahead) - 20 )) more files read ahead by opening 10 files and reading a second one and a top-level one"
+[ "$(resident "$src/$B/share/g10")" = 0 ] || sv_fail "opening g01..g10 read them"
+[ "$(resident "$src/y.drv")" = 0 ] || sv_fail "reading x.drv read y.drv ahead"
+sv_pass "opening 10 files without reading them read nothing ahead, nor reading a top-level file; a second file read nothing again"
+sv_unmount "$mnt"
+
+# 3. -o no_prefetch: reading a file reads nothing else.
+evict_all
+sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,no_prefetch
+as_nobody cat "$mnt/$C/etc/h01" >/dev/null
+sleep 0.3
+[ "$(data_read_ahead)" = 0 ] && [ "$(resident "$src/$C/etc/h10")" = 0 ] ||
+	sv_fail "no_prefetch read $(data_read_ahead) files ahead"
+sv_pass "-o no_prefetch: reading a file reads nothing ahead"
+sv_unmount "$mnt"
