@@ -629,16 +629,22 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /*
- * The first file of a directory read sends its siblings to be read ahead;
- * not at the top level, whose entries are unrelated store paths.
+ * The first file of a directory read from its start starts reading data
+ * ahead from there, unless the thread is in that store path already.
  */
-static void read_siblings_ahead(struct sv_fs *fs, struct sv_inode *inode)
+static void read_ahead_from(struct sv_fs *fs, struct sv_inode *inode)
 {
-	struct sv_inode *dir = inode->parent;
+	struct sv_inode *dir = inode->parent, *store;
 	int dir_fd, fd;
 
-	if (!dir || !dir->parent ||
-	    __atomic_exchange_n(&dir->data_read_ahead, true, __ATOMIC_RELAXED))
+	if (!dir || __atomic_exchange_n(&dir->data_read_ahead, true, __ATOMIC_RELAXED))
+		return;
+	/* Top-level entries are unrelated store paths. */
+	if (!dir->parent)
+		return;
+	for (store = dir; store->parent->parent; store = store->parent)
+		;
+	if (sv_readahead_in(fs->readahead, store->dev, store->ino))
 		return;
 	dir_fd = sv_inode_get_dirfd(fs->inodes, dir);
 	if (dir_fd < 0)
@@ -646,7 +652,7 @@ static void read_siblings_ahead(struct sv_fs *fs, struct sv_inode *inode)
 	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	sv_inode_put_dirfd(fs->inodes, dir);
 	if (fd >= 0)
-		sv_readahead_queue(fs->readahead, fd);
+		sv_readahead_start(fs->readahead, fd, store->dev, store->ino);
 }
 
 static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -659,8 +665,11 @@ static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 	int fd = (int)fi->fh;
 
 	SV_STAT_ADD(fs, reads);
-	if (offset == 0 && fs->readahead)
-		read_siblings_ahead(fs, inode);
+	if (fs->readahead) {
+		sv_readahead_consumed(fs->readahead, size);
+		if (offset == 0)
+			read_ahead_from(fs, inode);
+	}
 	/* No handle with no_open: a cached fd, or content made for this read. */
 	if (fs->opts->no_open) {
 		as_file = fs->opts->virtfs_xattrs && sv_virtfs_shown_as_file(inode->mode);

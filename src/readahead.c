@@ -4,98 +4,203 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "readahead.h"
 
+/* Levels below the starting directory: each holds a directory open. */
+#define MAX_DEPTH 32
+#define PAGE_ROUNDED(size) (((size) + 4095) & ~(off_t)4095)
+
 struct sv_readahead {
 	GThread *thread;
 	GMutex lock;
-	GCond wake;
-	GQueue waiting;			/* directory fds, newest first */
+	GCond wake;			/* a start, room in the window, or the end */
+	/* Where the next walk starts; -1: nowhere. */
+	int start_fd;
+	dev_t start_store_dev;
+	ino_t start_store_ino;
+	/* The store path walked now or last; walked: there is one. */
+	bool walked;
+	dev_t store_dev;
+	ino_t store_ino;
+	/* Atomic: the thread stops; a start waits, so the walk gives up. */
 	bool stopping;
+	bool restart;
+	/* Atomic: the thread waits for readers to move the window. */
+	bool waiting;
+	/* Bytes read through the view (atomic), and read ahead by this walk. */
+	unsigned long long consumed;
+	unsigned long long window_end;
 	unsigned long files;		/* read ahead; atomic */
 };
 
-/* The file's data is wanted, not a change of its atime in SOURCE. */
-static int open_quietly(int dir_fd, const char *name)
+static bool walk_over(struct sv_readahead *ra)
 {
-	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-	int fd = openat(dir_fd, name, flags | O_NOATIME);
+	return __atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&ra->restart, __ATOMIC_RELAXED);
+}
 
+/* Waits until size more bytes fit in the window; false if the walk is over. */
+static bool room_for(struct sv_readahead *ra, off_t size)
+{
+	bool room;
+
+	g_mutex_lock(&ra->lock);
+	/* Set before the window is looked at, so that a reader never misses it. */
+	__atomic_store_n(&ra->waiting, true, __ATOMIC_SEQ_CST);
+	while (!walk_over(ra) && ra->window_end + (unsigned long long)size >
+					 __atomic_load_n(&ra->consumed, __ATOMIC_SEQ_CST) +
+						 SV_READAHEAD_WINDOW)
+		g_cond_wait(&ra->wake, &ra->lock);
+	__atomic_store_n(&ra->waiting, false, __ATOMIC_RELAXED);
+	room = !walk_over(ra);
+	if (room)
+		ra->window_end += (unsigned long long)size;
+	g_mutex_unlock(&ra->lock);
+	return room;
+}
+
+/* The data is wanted, not a change of atimes in SOURCE. */
+static int open_quietly(int dir_fd, const char *name, int flags)
+{
+	int fd;
+
+	flags |= O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	fd = openat(dir_fd, name, flags | O_NOATIME);
 	/* Only the owner, or a privileged daemon, may use O_NOATIME. */
 	if (fd < 0 && errno == EPERM)
 		fd = openat(dir_fd, name, flags);
 	return fd;
 }
 
-static bool is_regular(int dir_fd, const struct dirent *entry)
+static unsigned char type_of(int dir_fd, const struct dirent *entry)
 {
 	struct stat st;
 
 	if (entry->d_type != DT_UNKNOWN)
-		return entry->d_type == DT_REG;
+		return entry->d_type;
 	/* Never open what may be a device or a fifo to find out. */
-	return fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISREG(st.st_mode);
+	if (fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	return S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : DT_UNKNOWN;
 }
 
-static void read_ahead_directory(struct sv_readahead *ra, int dir_fd)
+static void read_file_ahead(struct sv_readahead *ra, int dir_fd, const char *name)
+{
+	int fd = open_quietly(dir_fd, name, 0);
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    st.st_size <= SV_READAHEAD_MAX_FILE_SIZE && room_for(ra, PAGE_ROUNDED(st.st_size)) &&
+	    readahead(fd, 0, (size_t)st.st_size) == 0)
+		__atomic_add_fetch(&ra->files, 1, __ATOMIC_RELAXED);
+	close(fd);
+}
+
+/*
+ * Reads ahead the directory open as dir_fd (taken), depth first, in
+ * listing order; after the entry numbered after, if that is not 0.
+ */
+static void walk_directory(struct sv_readahead *ra, int dir_fd, ino_t after, unsigned int depth)
 {
 	DIR *dir = fdopendir(dir_fd);
-	off_t budget = SV_READAHEAD_MAX_BYTES;
-	unsigned int files = 0;
+	bool skipping = after != 0;
 	struct dirent *entry;
 
 	if (!dir) {
 		close(dir_fd);
 		return;
 	}
-	while (files < SV_READAHEAD_MAX_FILES && !__atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) &&
-	       (entry = readdir(dir))) {
-		struct stat st;
-		int fd;
+	while (!walk_over(ra) && (entry = readdir(dir))) {
+		int sub_fd;
 
-		if (!is_regular(dir_fd, entry))
+		if (skipping) {
+			skipping = entry->d_ino != after;
 			continue;
-		fd = open_quietly(dir_fd, entry->d_name);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-		    st.st_size <= SV_READAHEAD_MAX_FILE_SIZE && st.st_size <= budget &&
-		    readahead(fd, 0, (size_t)st.st_size) == 0) {
-			budget -= st.st_size;
-			files++;
 		}
-		close(fd);
+		if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
+			continue;
+		switch (type_of(dir_fd, entry)) {
+		case DT_REG:
+			read_file_ahead(ra, dir_fd, entry->d_name);
+			break;
+		case DT_DIR:
+			if (depth >= MAX_DEPTH)
+				break;
+			sub_fd = open_quietly(dir_fd, entry->d_name, O_DIRECTORY);
+			if (sub_fd >= 0)
+				walk_directory(ra, sub_fd, 0, depth + 1);
+			break;
+		}
 	}
 	closedir(dir);
-	__atomic_add_fetch(&ra->files, files, __ATOMIC_RELAXED);
 }
 
-/* The newest directory first: a reader that moved on left the older ones. */
-static int next_directory(struct sv_readahead *ra)
+/*
+ * Goes on as a depth-first reader would from the directory open as
+ * dir_fd (taken): all below it, then what follows it in each directory
+ * above, up to the store path.
+ */
+static void walk_from(struct sv_readahead *ra, int dir_fd, dev_t store_dev, ino_t store_ino)
 {
-	int dir_fd = -1;
+	ino_t after = 0;
 
+	for (unsigned int up = 0; up < MAX_DEPTH && !walk_over(ra); up++) {
+		struct stat st;
+		int parent_fd = -1;
+
+		if (fstat(dir_fd, &st) < 0) {
+			close(dir_fd);
+			return;
+		}
+		if (st.st_dev != store_dev || st.st_ino != store_ino)
+			parent_fd = open_quietly(dir_fd, "..", O_DIRECTORY);
+		walk_directory(ra, dir_fd, after, 0);
+		if (parent_fd < 0)
+			return;
+		after = st.st_ino;
+		dir_fd = parent_fd;
+	}
+	close(dir_fd);
+}
+
+/* Takes the next start, or returns false when the thread stops. */
+static bool next_start(struct sv_readahead *ra, int *dir_fd, dev_t *store_dev, ino_t *store_ino)
+{
 	g_mutex_lock(&ra->lock);
-	while (!ra->stopping && g_queue_is_empty(&ra->waiting))
+	while (!__atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) && ra->start_fd < 0)
 		g_cond_wait(&ra->wake, &ra->lock);
-	if (!ra->stopping)
-		dir_fd = GPOINTER_TO_INT(g_queue_pop_head(&ra->waiting));
+	*dir_fd = ra->start_fd;
+	ra->start_fd = -1;
+	*store_dev = ra->store_dev = ra->start_store_dev;
+	*store_ino = ra->store_ino = ra->start_store_ino;
+	ra->walked = true;
+	__atomic_store_n(&ra->restart, false, __ATOMIC_RELAXED);
+	/* A fresh window, from what readers have read so far. */
+	ra->window_end = __atomic_load_n(&ra->consumed, __ATOMIC_RELAXED);
 	g_mutex_unlock(&ra->lock);
-	return dir_fd;
+	if (__atomic_load_n(&ra->stopping, __ATOMIC_RELAXED)) {
+		if (*dir_fd >= 0)
+			close(*dir_fd);
+		return false;
+	}
+	return true;
 }
 
 static gpointer readahead_main(gpointer data)
 {
 	struct sv_readahead *ra = data;
+	dev_t store_dev;
+	ino_t store_ino;
 	int dir_fd;
 
-	while ((dir_fd = next_directory(ra)) >= 0)
-		read_ahead_directory(ra, dir_fd);
+	while (next_start(ra, &dir_fd, &store_dev, &store_ino))
+		walk_from(ra, dir_fd, store_dev, store_ino);
 	return NULL;
 }
 
@@ -105,7 +210,7 @@ struct sv_readahead *sv_readahead_new(GError **error)
 
 	g_mutex_init(&ra->lock);
 	g_cond_init(&ra->wake);
-	g_queue_init(&ra->waiting);
+	ra->start_fd = -1;
 	ra->thread = g_thread_try_new("storeview-data", readahead_main, ra, error);
 	if (!ra->thread) {
 		g_cond_clear(&ra->wake);
@@ -116,19 +221,48 @@ struct sv_readahead *sv_readahead_new(GError **error)
 	return ra;
 }
 
-static void close_waiting(gpointer item, gpointer unused)
+static bool walks_in(struct sv_readahead *ra, dev_t store_dev, ino_t store_ino)
 {
-	close(GPOINTER_TO_INT(item));
+	if (ra->start_fd >= 0)
+		return ra->start_store_dev == store_dev && ra->start_store_ino == store_ino;
+	return ra->walked && ra->store_dev == store_dev && ra->store_ino == store_ino;
 }
 
-void sv_readahead_queue(struct sv_readahead *ra, int dir_fd)
+bool sv_readahead_in(struct sv_readahead *ra, dev_t store_dev, ino_t store_ino)
+{
+	bool in;
+
+	g_mutex_lock(&ra->lock);
+	in = walks_in(ra, store_dev, store_ino);
+	g_mutex_unlock(&ra->lock);
+	return in;
+}
+
+void sv_readahead_start(struct sv_readahead *ra, int dir_fd, dev_t store_dev, ino_t store_ino)
 {
 	g_mutex_lock(&ra->lock);
-	g_queue_push_head(&ra->waiting, GINT_TO_POINTER(dir_fd));
-	if (g_queue_get_length(&ra->waiting) > SV_READAHEAD_MAX_QUEUED)
-		close_waiting(g_queue_pop_tail(&ra->waiting), NULL);
-	g_cond_signal(&ra->wake);
+	if (walks_in(ra, store_dev, store_ino)) {
+		close(dir_fd);
+	} else {
+		if (ra->start_fd >= 0)
+			close(ra->start_fd);
+		ra->start_fd = dir_fd;
+		ra->start_store_dev = store_dev;
+		ra->start_store_ino = store_ino;
+		__atomic_store_n(&ra->restart, true, __ATOMIC_RELAXED);
+		g_cond_broadcast(&ra->wake);
+	}
 	g_mutex_unlock(&ra->lock);
+}
+
+void sv_readahead_consumed(struct sv_readahead *ra, size_t bytes)
+{
+	__atomic_add_fetch(&ra->consumed, bytes, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ra->waiting, __ATOMIC_SEQ_CST)) {
+		g_mutex_lock(&ra->lock);
+		g_cond_broadcast(&ra->wake);
+		g_mutex_unlock(&ra->lock);
+	}
 }
 
 unsigned long sv_readahead_count(struct sv_readahead *ra)
@@ -142,11 +276,11 @@ void sv_readahead_free(struct sv_readahead *ra)
 		return;
 	g_mutex_lock(&ra->lock);
 	__atomic_store_n(&ra->stopping, true, __ATOMIC_RELAXED);
-	g_cond_signal(&ra->wake);
+	g_cond_broadcast(&ra->wake);
 	g_mutex_unlock(&ra->lock);
 	g_thread_join(ra->thread);
-	g_queue_foreach(&ra->waiting, close_waiting, NULL);
-	g_queue_clear(&ra->waiting);
+	if (ra->start_fd >= 0)
+		close(ra->start_fd);
 	g_cond_clear(&ra->wake);
 	g_mutex_clear(&ra->lock);
 	g_free(ra);

@@ -1,42 +1,55 @@
 /*
  * Reads small files' data ahead of a reader.  A reader going through a
- * directory's files (find -exec cat, tar, a guest booting over 9p) waits
- * for SOURCE's disk once per file, each wait behind a round trip through
- * the view.  Once a file of a directory has been read from its start, a
- * thread asks SOURCE for the data of the directory's other small regular
- * files (readahead(2)), in listing order, so that their disk reads run
- * while the reader is still on the first ones.
+ * store path's files (cp -r, tar, a guest booting over 9p) waits for
+ * SOURCE's disk once per file, each wait behind the view's round trips.
+ * Once a file is read from its start through the view, a thread goes on
+ * from its directory as a depth-first reader would (the directory's
+ * entries and subdirectories in listing order, then what follows it in
+ * each directory above, up to the store path) and asks SOURCE for the
+ * data of each small regular file with readahead(2), so that the disk
+ * reads run while the reader is still on earlier files.
  *
- * Each directory is read ahead once, within a budget of bytes and files.
+ * The thread stays within a window: it reads ahead at most
+ * SV_READAHEAD_WINDOW bytes more than readers have read through the view
+ * since it started.  A first read in another store path moves it there.
  * Opening files without reading them (open+close, stat) starts nothing.
  */
 #ifndef STOREVIEW_READAHEAD_H
 #define STOREVIEW_READAHEAD_H
 
+#include <stdbool.h>
+#include <sys/types.h>
 #include <glib.h>
 
 /* Files larger than this are left to the kernel's own read-ahead. */
 #define SV_READAHEAD_MAX_FILE_SIZE (1024 * 1024)
-/* What one directory may read ahead. */
-#define SV_READAHEAD_MAX_BYTES (8 * 1024 * 1024)
-#define SV_READAHEAD_MAX_FILES 1024
-/* Directories waiting; beyond this the oldest is dropped. */
-#define SV_READAHEAD_MAX_QUEUED 16
+#define SV_READAHEAD_WINDOW (32 * 1024 * 1024)
 
 struct sv_readahead;
 
 struct sv_readahead *sv_readahead_new(GError **error);
 
 /*
- * Reads ahead the small files of the directory open (O_RDONLY) as dir_fd,
- * which it takes, before those of directories queued earlier.
+ * Whether the thread walks, or walked last, the store path whose top-level
+ * directory is (store_dev, store_ino).
  */
-void sv_readahead_queue(struct sv_readahead *ra, int dir_fd);
+bool sv_readahead_in(struct sv_readahead *ra, dev_t store_dev, ino_t store_ino);
+
+/*
+ * A reader read a file of the directory open (O_RDONLY) as dir_fd, which
+ * it takes, in that store path, from its start: the walk goes on from
+ * there unless the thread is in that store path already.
+ */
+void sv_readahead_start(struct sv_readahead *ra, int dir_fd, dev_t store_dev,
+			ino_t store_ino);
+
+/* Bytes read through the view: the window moves on. */
+void sv_readahead_consumed(struct sv_readahead *ra, size_t bytes);
 
 /* Files read ahead so far. */
 unsigned long sv_readahead_count(struct sv_readahead *ra);
 
-/* Stops the thread, dropping what waits.  NULL is allowed. */
+/* Stops the thread.  NULL is allowed. */
 void sv_readahead_free(struct sv_readahead *ra);
 
 #endif

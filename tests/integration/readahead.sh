@@ -1,8 +1,9 @@
 #!/bin/bash
-# Reading data ahead (readahead.h): reading one file of a directory through
-# the view brings its siblings' data into SOURCE's page cache, small
-# regular files only, that directory only; opening files without reading
-# them reads nothing ahead; -o no_prefetch turns it off.
+# Reading data ahead (readahead.h): reading one file through the view
+# brings the data of the small regular files a depth-first reader would
+# read next, within its store path, into SOURCE's page cache; opening
+# files without reading them reads nothing ahead; reading in another store
+# path moves the read-ahead there; -o no_prefetch turns it off.
 . "$(dirname "$0")/../lib.sh"
 sv_require_fuse
 sv_tmpdir
@@ -34,36 +35,48 @@ evict_all() {
 	[ "$(resident "$src/$A/lib/f20")" = 0 ] ||
 		sv_skip "the filesystem of $SV_TMP keeps file pages in memory (tmpfs?)"
 }
+# readahead(2) only starts the reads: waits for them.
+wait_resident() {
+	for _ in $(seq "$SV_WAIT_TENTHS"); do
+		[ "$(resident "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 data_read_ahead() { sv_stat_field data_read_ahead "$(sv_stats "$SV_DAEMON" "$SV_LOG")"; }
 
-# 1. Reading one file reads its siblings ahead: the small ones, not the
-#    large one, nor what lies below or in other directories.
+# 1. Reading one file reads ahead the small files beside it and below,
+#    not the large one, nor another store path.
 evict_all
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
 cmp "$src/$A/lib/f01" <(as_nobody cat "$mnt/$A/lib/f01") || sv_fail "f01 reads other data than SOURCE holds"
-n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead 20)
-[ "$n" = 20 ] || sv_fail "reading f01 read $n files of its directory ahead, expected 20"
-for _ in $(seq "$SV_WAIT_TENTHS"); do
-	[ "$(resident "$src/$A/lib/f20")" = 16384 ] && break
-	sleep 0.1
-done
-[ "$(resident "$src/$A/lib/f20")" = 16384 ] || sv_fail "f20 not in SOURCE's page cache after reading f01"
-for f in "$A/lib/large" "$A/lib/sub/below" "$B/share/g01"; do
+n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead 21)
+sleep 0.3
+[ "$n" = 21 ] && [ "$(data_read_ahead)" = 21 ] ||
+	sv_fail "reading f01 read $(data_read_ahead) files ahead, expected 21 (f01-f20, sub/below)"
+wait_resident "$src/$A/lib/f20" 16384 || sv_fail "f20 not in SOURCE's page cache after reading f01"
+wait_resident "$src/$A/lib/sub/below" 16384 || sv_fail "sub/below not read ahead"
+for f in "$A/lib/large" "$B/share/g01"; do
 	[ "$(resident "$src/$f")" = 0 ] || sv_fail "$f was read ahead ($(resident "$src/$f") bytes)"
 done
 # Read by the kernel from the page cache it filled, as SOURCE holds it.
 cmp "$src/$A/lib/f20" <(as_nobody cat "$mnt/$A/lib/f20") || sv_fail "f20 reads other data than SOURCE holds"
-sv_pass "reading one file read its 20 small siblings ahead, not a 2 MiB file, a subdirectory or another directory"
+sv_pass "reading one file read its 20 small siblings and a file below ahead, not a 2 MiB file or another store path"
 
 # 2. Opening files without reading them reads nothing ahead, nor reading
-#    a top-level file, and a directory is read ahead once.
+#    a top-level file or a second file; reading in another store path
+#    moves the read-ahead there.
 for i in $(seq -w 1 10); do as_nobody sh -c ": <'$mnt/$B/share/g$i'" || sv_fail "cannot open g$i"; done
 as_nobody cat "$mnt/$A/lib/f02" "$mnt/x.drv" >/dev/null
 sleep 0.3
-[ "$(data_read_ahead)" = 20 ] || sv_fail "$(( $(data_read_ahead) - 20 )) more files read ahead by opening 10 files and reading a second one and a top-level one"
+[ "$(data_read_ahead)" = 21 ] || sv_fail "$(( $(data_read_ahead) - 21 )) more files read ahead by opening 10 files and reading a second one and a top-level one"
 [ "$(resident "$src/$B/share/g10")" = 0 ] || sv_fail "opening g01..g10 read them"
 [ "$(resident "$src/y.drv")" = 0 ] || sv_fail "reading x.drv read y.drv ahead"
-sv_pass "opening 10 files without reading them read nothing ahead, nor reading a top-level file; a second file read nothing again"
+as_nobody cat "$mnt/$C/etc/h01" >/dev/null
+n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead 31)
+[ "$n" = 31 ] && wait_resident "$src/$C/etc/h10" 16384 ||
+	sv_fail "reading h01 in another store path read $((n - 21)) files ahead, expected h01-h10"
+sv_pass "opening 10 files without reading them read nothing ahead, nor reading a top-level file or a second file; reading in another store path read its 10 files"
 sv_unmount "$mnt"
 
 # 3. -o no_prefetch: reading a file reads nothing else.

@@ -1,9 +1,11 @@
 /* Unit tests for readahead.c on real files, without a mount. */
 #include "config.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +17,8 @@
 #include "suites.h"
 
 #define SMALL_SIZE (16 * 1024)
+/* Directories the walk may hold open: its depth and the ones above. */
+#define MAX_OPEN_DEPTH 34
 
 static char *tmp;
 
@@ -83,11 +87,24 @@ static int open_dir(const char *relative)
 	return fd;
 }
 
-/* A directory's files are counted at once, when it is done. */
-static unsigned long wait_done(struct sv_readahead *ra)
+static void start(struct sv_readahead *ra, const char *dir, const char *store)
 {
-	for (int i = 0; i < 1000 && sv_readahead_count(ra) == 0; i++)
-		g_usleep(10 * 1000);
+	g_autofree char *path = path_of(store);
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	sv_readahead_start(ra, open_dir(dir), st.st_dev, st.st_ino);
+}
+
+/* The count once it has stopped growing for 300 ms (at most 10 s). */
+static unsigned long settled_count(struct sv_readahead *ra)
+{
+	unsigned long last = (unsigned long)-1;
+
+	for (int i = 0; i < 100 && sv_readahead_count(ra) != last; i++) {
+		last = sv_readahead_count(ra);
+		g_usleep(300 * 1000);
+	}
 	return sv_readahead_count(ra);
 }
 
@@ -99,20 +116,25 @@ static bool wait_resident(const char *relative, size_t pages)
 	return resident_pages(relative) == pages;
 }
 
+/* The names in dir, in listing order. */
+static GPtrArray *listing_of(const char *relative)
+{
+	g_autofree char *path = path_of(relative);
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	DIR *dir = opendir(path);
+	struct dirent *entry;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((entry = readdir(dir)))
+		if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, ".."))
+			g_ptr_array_add(names, g_strdup(entry->d_name));
+	closedir(dir);
+	return names;
+}
+
 static void setup(void)
 {
 	tmp = sv_scratch_new("readahead");
-	g_autofree char *dir = path_of("dir");
-	g_autofree char *sub = path_of("dir/sub");
-	g_autofree char *other = path_of("other");
-	g_autofree char *fifo = path_of("dir/fifo");
-	g_autofree char *link = path_of("dir/link");
-
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	ck_assert_int_eq(mkdir(other, 0755), 0);
-	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
-	ck_assert_int_eq(symlink("../other/linked", link), 0);
 }
 
 static void teardown(void)
@@ -120,55 +142,110 @@ static void teardown(void)
 	sv_scratch_free(tmp);
 }
 
-START_TEST(reads_ahead_small_files_of_the_directory_only)
+static void make_dir(const char *relative)
 {
-	static const char *const small[] = { "dir/a", "dir/b", "dir/c", "dir/d", "dir/e" };
-	static const char *const left[] = { "dir/large", "dir/sub/file", "other/linked" };
-	size_t small_pages = SMALL_SIZE / (size_t)sysconf(_SC_PAGESIZE);
-	struct sv_readahead *ra;
+	g_autofree char *path = path_of(relative);
 
-	for (guint i = 0; i < G_N_ELEMENTS(small); i++)
-		make_file(small[i], SMALL_SIZE);
-	make_file("dir/large", SV_READAHEAD_MAX_FILE_SIZE + 4096);
-	make_file("dir/sub/file", SMALL_SIZE);
-	make_file("other/linked", SMALL_SIZE);
-	make_file("dir/empty", 0);
-	for (guint i = 0; i < G_N_ELEMENTS(small); i++)
-		if (!evict(small[i])) {
-			fprintf(stderr, "SKIP: %s keeps file pages in memory\n", tmp);
-			return;
-		}
-	for (guint i = 0; i < G_N_ELEMENTS(left); i++)
-		ck_assert(evict(left[i]));
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+}
+
+START_TEST(goes_on_as_a_depth_first_reader_within_the_store_path)
+{
+	size_t small_pages = SMALL_SIZE / (size_t)sysconf(_SC_PAGESIZE);
+	g_autoptr(GPtrArray) dirs = NULL;
+	struct sv_readahead *ra;
+	size_t expected;
+
+	make_dir("store");
+	make_dir("other");
+	make_file("other/x", SMALL_SIZE);
+	for (int i = 0; i < 4; i++) {
+		g_autofree char *d = g_strdup_printf("store/d%d", i);
+		g_autofree char *sub = g_strdup_printf("store/d%d/sub", i);
+		g_autofree char *f = g_strdup_printf("store/d%d/f", i);
+		g_autofree char *g = g_strdup_printf("store/d%d/sub/g", i);
+
+		make_dir(d);
+		make_dir(sub);
+		make_file(f, SMALL_SIZE);
+		make_file(g, SMALL_SIZE);
+	}
+	/* The reader starts in the second directory in listing order. */
+	dirs = listing_of("store");
+	g_autofree char *first = g_build_filename("store", dirs->pdata[1], NULL);
+	g_autofree char *large = g_build_filename(first, "large", NULL);
+	g_autofree char *empty = g_build_filename(first, "empty", NULL);
+	make_file(large, SV_READAHEAD_MAX_FILE_SIZE + 4096);
+	make_file(empty, 0);
+	g_autofree char *fifo = g_build_filename(tmp, first, "fifo", NULL);
+	g_autofree char *link = g_build_filename(tmp, first, "link", NULL);
+	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+	ck_assert_int_eq(symlink("../../other/x", link), 0);
+	if (!evict("other/x")) {
+		fprintf(stderr, "SKIP: %s keeps file pages in memory\n", tmp);
+		return;
+	}
+	ck_assert(evict(large));
+	for (guint i = 0; i < dirs->len; i++) {
+		g_autofree char *f = g_strdup_printf("store/%s/f", (char *)dirs->pdata[i]);
+		g_autofree char *g = g_strdup_printf("store/%s/sub/g", (char *)dirs->pdata[i]);
+
+		ck_assert(evict(f) && evict(g));
+	}
 
 	ra = sv_readahead_new(NULL);
 	ck_assert_ptr_nonnull(ra);
-	sv_readahead_queue(ra, open_dir("dir"));
-	ck_assert_uint_eq(wait_done(ra), G_N_ELEMENTS(small));
-	for (guint i = 0; i < G_N_ELEMENTS(small); i++)
-		ck_assert_msg(wait_resident(small[i], small_pages), "%s not read ahead", small[i]);
-	/* Not a large file, nor below, nor through a symlink; the fifo was not opened. */
-	for (guint i = 0; i < G_N_ELEMENTS(left); i++)
-		ck_assert_msg(resident_pages(left[i]) == 0, "%s was read ahead", left[i]);
+	start(ra, first, "store");
+	ck_assert_uint_eq(settled_count(ra), 2 * (dirs->len - 1));
+	for (guint i = 0; i < dirs->len; i++) {
+		g_autofree char *f = g_strdup_printf("store/%s/f", (char *)dirs->pdata[i]);
+		g_autofree char *g = g_strdup_printf("store/%s/sub/g", (char *)dirs->pdata[i]);
+
+		/* Not what a reader starting there had passed. */
+		expected = i == 0 ? 0 : small_pages;
+		ck_assert_msg(wait_resident(f, expected) && wait_resident(g, expected),
+			      "%s: %zu pages in memory, expected %zu", f, resident_pages(f), expected);
+	}
+	/* Not a large file, nor through a symlink, nor another store path. */
+	ck_assert_uint_eq(resident_pages(large), 0);
+	ck_assert_uint_eq(resident_pages("other/x"), 0);
 	sv_readahead_free(ra);
 	ck_assert_uint_eq(sv_readahead_count(NULL), 0);
 }
 END_TEST
 
-START_TEST(stops_at_the_directory_budget)
+START_TEST(stays_within_the_window_and_moves_to_another_store_path)
 {
-	unsigned int files = SV_READAHEAD_MAX_BYTES / SV_READAHEAD_MAX_FILE_SIZE + 2;
+	unsigned int window_files = SV_READAHEAD_WINDOW / SV_READAHEAD_MAX_FILE_SIZE;
 	struct sv_readahead *ra;
+	struct stat st;
 
-	for (unsigned int i = 0; i < files; i++) {
-		g_autofree char *name = g_strdup_printf("dir/%02u", i);
+	make_dir("store");
+	make_dir("store/d");
+	make_dir("other");
+	make_dir("other/d");
+	make_file("other/d/x", SMALL_SIZE);
+	for (unsigned int i = 0; i < window_files + 8; i++) {
+		g_autofree char *name = g_strdup_printf("store/d/%02u", i);
 
 		make_file(name, SV_READAHEAD_MAX_FILE_SIZE);
 	}
 	ra = sv_readahead_new(NULL);
 	ck_assert_ptr_nonnull(ra);
-	sv_readahead_queue(ra, open_dir("dir"));
-	ck_assert_uint_eq(wait_done(ra), SV_READAHEAD_MAX_BYTES / SV_READAHEAD_MAX_FILE_SIZE);
+	start(ra, "store/d", "store");
+	ck_assert_uint_eq(settled_count(ra), window_files);
+	/* Reading moves the window on. */
+	sv_readahead_consumed(ra, 4 * SV_READAHEAD_MAX_FILE_SIZE);
+	ck_assert_uint_eq(settled_count(ra), window_files + 4);
+	/* A start in the same store path changes nothing. */
+	start(ra, "store", "store");
+	ck_assert_uint_eq(settled_count(ra), window_files + 4);
+	ck_assert_int_eq(stat(path_of("store"), &st), 0);
+	ck_assert(sv_readahead_in(ra, st.st_dev, st.st_ino));
+	/* A start elsewhere moves the walk there, with a fresh window. */
+	start(ra, "other/d", "other");
+	ck_assert_uint_eq(settled_count(ra), window_files + 5);
+	ck_assert(!sv_readahead_in(ra, st.st_dev, st.st_ino));
 	sv_readahead_free(ra);
 }
 END_TEST
@@ -179,10 +256,12 @@ START_TEST(every_fd_is_closed_whatever_was_waiting)
 	struct sv_readahead *ra = sv_readahead_new(NULL);
 
 	ck_assert_ptr_nonnull(ra);
-	make_file("dir/a", SMALL_SIZE);
+	make_dir("store");
+	make_dir("other");
+	make_file("store/a", SMALL_SIZE);
 	for (int i = 0; i < 100; i++)
-		sv_readahead_queue(ra, open_dir("dir"));
-	ck_assert_uint_le(sv_open_fds(), before + SV_READAHEAD_MAX_QUEUED + 2);
+		start(ra, i % 2 ? "store" : "other", i % 2 ? "store" : "other");
+	ck_assert_uint_le(sv_open_fds(), before + 2 * MAX_OPEN_DEPTH);
 	sv_readahead_free(ra);
 	ck_assert_uint_eq(sv_open_fds(), before);
 }
@@ -194,8 +273,8 @@ Suite *readahead_suite(void)
 	TCase *tc = tcase_create("readahead");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, reads_ahead_small_files_of_the_directory_only);
-	tcase_add_test(tc, stops_at_the_directory_budget);
+	tcase_add_test(tc, goes_on_as_a_depth_first_reader_within_the_store_path);
+	tcase_add_test(tc, stays_within_the_window_and_moves_to_another_store_path);
 	tcase_add_test(tc, every_fd_is_closed_whatever_was_waiting);
 	suite_add_tcase(s, tc);
 	return s;
