@@ -294,8 +294,8 @@ static void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
-/* Opens a stream of dir_inode's entries; returns 0 or a negative errno. */
-static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, DIR **dp)
+/* A readable fd of dir_inode, or a negative errno. */
+static int open_dir_fd(struct sv_fs *fs, struct sv_inode *dir_inode)
 {
 	int fd, dfd;
 
@@ -303,9 +303,19 @@ static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, DIR **d
 	if (fd < 0)
 		return fd;
 	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sv_inode_put_dirfd(fs->inodes, dir_inode);
 	if (dfd < 0)
-		return -errno;
+		dfd = -errno;
+	sv_inode_put_dirfd(fs->inodes, dir_inode);
+	return dfd;
+}
+
+/* Opens a stream of dir_inode's entries; returns 0 or a negative errno. */
+static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, DIR **dp)
+{
+	int dfd = open_dir_fd(fs, dir_inode);
+
+	if (dfd < 0)
+		return dfd;
 	*dp = fdopendir(dfd);
 	if (!*dp) {
 		int err = -errno;
@@ -630,12 +640,14 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /*
  * The first file of a directory read from its start starts reading data
- * ahead from there, unless the thread is in that store path already.
+ * ahead from there, unless the thread is in that store path already.  It
+ * gets the directory and those above it, up to the store path, open from
+ * here, so that it never has to go up through "..".
  */
 static void read_ahead_from(struct sv_fs *fs, struct sv_inode *inode)
 {
-	struct sv_inode *dir = inode->parent, *store;
-	int dir_fd, fd;
+	struct sv_inode *dir = inode->parent, *store, *up;
+	GArray *dir_fds;
 
 	if (!dir || __atomic_exchange_n(&dir->data_read_ahead, true, __ATOMIC_RELAXED))
 		return;
@@ -646,13 +658,17 @@ static void read_ahead_from(struct sv_fs *fs, struct sv_inode *inode)
 		;
 	if (sv_readahead_in(fs->readahead, store->dev, store->ino))
 		return;
-	dir_fd = sv_inode_get_dirfd(fs->inodes, dir);
-	if (dir_fd < 0)
-		return;
-	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	sv_inode_put_dirfd(fs->inodes, dir);
-	if (fd >= 0)
-		sv_readahead_start(fs->readahead, fd, store->dev, store->ino);
+	dir_fds = g_array_new(FALSE, FALSE, sizeof(int));
+	for (up = dir; dir_fds->len < SV_READAHEAD_MAX_LEVELS; up = up->parent) {
+		int fd = open_dir_fd(fs, up);
+
+		if (fd < 0)
+			break;
+		g_array_append_val(dir_fds, fd);
+		if (up == store)
+			break;
+	}
+	sv_readahead_start(fs->readahead, dir_fds, store->dev, store->ino);
 }
 
 static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,

@@ -18,8 +18,8 @@ struct sv_readahead {
 	GThread *thread;
 	GMutex lock;
 	GCond wake;			/* a start, room in the window, or the end */
-	/* Where the next walk starts; -1: nowhere. */
-	int start_fd;
+	/* Where the next walk starts (see sv_readahead_start), or NULL. */
+	GArray *start;
 	dev_t start_store_dev;
 	ino_t start_store_ino;
 	/* The store path walked now or last; walked: there is one. */
@@ -141,66 +141,63 @@ static void walk_directory(struct sv_readahead *ra, int dir_fd, ino_t after, uns
 	closedir(dir);
 }
 
+static void close_all(GArray *dir_fds)
+{
+	for (guint i = 0; i < dir_fds->len; i++)
+		if (g_array_index(dir_fds, int, i) >= 0)
+			close(g_array_index(dir_fds, int, i));
+	g_array_free(dir_fds, TRUE);
+}
+
 /*
- * Goes on as a depth-first reader would from the directory open as
- * dir_fd (taken): all below it, then what follows it in each directory
- * above, up to the store path.
+ * Goes on as a depth-first reader would from the first of dir_fds (taken):
+ * all below it, then what follows it in each directory above.
  */
-static void walk_from(struct sv_readahead *ra, int dir_fd, dev_t store_dev, ino_t store_ino)
+static void walk_from(struct sv_readahead *ra, GArray *dir_fds)
 {
 	ino_t after = 0;
 
-	for (unsigned int up = 0; up < MAX_DEPTH && !walk_over(ra); up++) {
+	for (guint i = 0; i < dir_fds->len && !walk_over(ra); i++) {
+		int dir_fd = g_array_index(dir_fds, int, i);
 		struct stat st;
-		int parent_fd = -1;
 
-		if (fstat(dir_fd, &st) < 0) {
-			close(dir_fd);
-			return;
-		}
-		if (st.st_dev != store_dev || st.st_ino != store_ino)
-			parent_fd = open_quietly(dir_fd, "..", O_DIRECTORY);
+		if (fstat(dir_fd, &st) < 0)
+			break;
+		g_array_index(dir_fds, int, i) = -1;
 		walk_directory(ra, dir_fd, after, 0);
-		if (parent_fd < 0)
-			return;
 		after = st.st_ino;
-		dir_fd = parent_fd;
 	}
-	close(dir_fd);
+	close_all(dir_fds);
 }
 
-/* Takes the next start, or returns false when the thread stops. */
-static bool next_start(struct sv_readahead *ra, int *dir_fd, dev_t *store_dev, ino_t *store_ino)
+/* Takes the next start, or returns NULL when the thread stops. */
+static GArray *next_start(struct sv_readahead *ra)
 {
+	GArray *dir_fds;
+
 	g_mutex_lock(&ra->lock);
-	while (!__atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) && ra->start_fd < 0)
+	while (!__atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) && !ra->start)
 		g_cond_wait(&ra->wake, &ra->lock);
-	*dir_fd = ra->start_fd;
-	ra->start_fd = -1;
-	*store_dev = ra->store_dev = ra->start_store_dev;
-	*store_ino = ra->store_ino = ra->start_store_ino;
+	dir_fds = g_steal_pointer(&ra->start);
+	ra->store_dev = ra->start_store_dev;
+	ra->store_ino = ra->start_store_ino;
 	ra->walked = true;
 	__atomic_store_n(&ra->restart, false, __ATOMIC_RELAXED);
 	/* A fresh window, from what readers have read so far. */
 	ra->window_end = __atomic_load_n(&ra->consumed, __ATOMIC_RELAXED);
 	g_mutex_unlock(&ra->lock);
-	if (__atomic_load_n(&ra->stopping, __ATOMIC_RELAXED)) {
-		if (*dir_fd >= 0)
-			close(*dir_fd);
-		return false;
-	}
-	return true;
+	if (dir_fds && __atomic_load_n(&ra->stopping, __ATOMIC_RELAXED))
+		g_clear_pointer(&dir_fds, close_all);
+	return dir_fds;
 }
 
 static gpointer readahead_main(gpointer data)
 {
 	struct sv_readahead *ra = data;
-	dev_t store_dev;
-	ino_t store_ino;
-	int dir_fd;
+	GArray *dir_fds;
 
-	while (next_start(ra, &dir_fd, &store_dev, &store_ino))
-		walk_from(ra, dir_fd, store_dev, store_ino);
+	while ((dir_fds = next_start(ra)))
+		walk_from(ra, dir_fds);
 	return NULL;
 }
 
@@ -210,7 +207,6 @@ struct sv_readahead *sv_readahead_new(GError **error)
 
 	g_mutex_init(&ra->lock);
 	g_cond_init(&ra->wake);
-	ra->start_fd = -1;
 	ra->thread = g_thread_try_new("storeview-data", readahead_main, ra, error);
 	if (!ra->thread) {
 		g_cond_clear(&ra->wake);
@@ -223,7 +219,7 @@ struct sv_readahead *sv_readahead_new(GError **error)
 
 static bool walks_in(struct sv_readahead *ra, dev_t store_dev, ino_t store_ino)
 {
-	if (ra->start_fd >= 0)
+	if (ra->start)
 		return ra->start_store_dev == store_dev && ra->start_store_ino == store_ino;
 	return ra->walked && ra->store_dev == store_dev && ra->store_ino == store_ino;
 }
@@ -238,15 +234,16 @@ bool sv_readahead_in(struct sv_readahead *ra, dev_t store_dev, ino_t store_ino)
 	return in;
 }
 
-void sv_readahead_start(struct sv_readahead *ra, int dir_fd, dev_t store_dev, ino_t store_ino)
+void sv_readahead_start(struct sv_readahead *ra, GArray *dir_fds, dev_t store_dev,
+			ino_t store_ino)
 {
 	g_mutex_lock(&ra->lock);
-	if (walks_in(ra, store_dev, store_ino)) {
-		close(dir_fd);
+	if (dir_fds->len == 0 || walks_in(ra, store_dev, store_ino)) {
+		close_all(dir_fds);
 	} else {
-		if (ra->start_fd >= 0)
-			close(ra->start_fd);
-		ra->start_fd = dir_fd;
+		if (ra->start)
+			close_all(ra->start);
+		ra->start = dir_fds;
 		ra->start_store_dev = store_dev;
 		ra->start_store_ino = store_ino;
 		__atomic_store_n(&ra->restart, true, __ATOMIC_RELAXED);
@@ -279,8 +276,8 @@ void sv_readahead_free(struct sv_readahead *ra)
 	g_cond_broadcast(&ra->wake);
 	g_mutex_unlock(&ra->lock);
 	g_thread_join(ra->thread);
-	if (ra->start_fd >= 0)
-		close(ra->start_fd);
+	if (ra->start)
+		close_all(ra->start);
 	g_cond_clear(&ra->wake);
 	g_mutex_clear(&ra->lock);
 	g_free(ra);

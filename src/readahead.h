@@ -24,6 +24,8 @@
 /* Files larger than this are left to the kernel's own read-ahead. */
 #define SV_READAHEAD_MAX_FILE_SIZE (1024 * 1024)
 #define SV_READAHEAD_WINDOW (32 * 1024 * 1024)
+/* Directories above the one read in that the walk goes on in. */
+#define SV_READAHEAD_MAX_LEVELS 32
 
 struct sv_readahead;
 
@@ -36,11 +38,13 @@ struct sv_readahead *sv_readahead_new(GError **error);
 bool sv_readahead_in(struct sv_readahead *ra, dev_t store_dev, ino_t store_ino);
 
 /*
- * A reader read a file of the directory open (O_RDONLY) as dir_fd, which
- * it takes, in that store path, from its start: the walk goes on from
- * there unless the thread is in that store path already.
+ * A reader read a file from its start in a directory of that store path:
+ * the walk goes on from there unless the thread is in that store path
+ * already.  dir_fds (taken, with the fds) holds that directory and the
+ * ones above it, up to the store path, open O_RDONLY; fewer if some could
+ * not be opened.  An empty array starts nothing.
  */
-void sv_readahead_start(struct sv_readahead *ra, int dir_fd, dev_t store_dev,
+void sv_readahead_start(struct sv_readahead *ra, GArray *dir_fds, dev_t store_dev,
 			ino_t store_ino);
 
 /* Bytes read through the view: the window moves on. */
