@@ -4,8 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "readahead.h"
@@ -29,6 +31,9 @@ struct sv_readahead {
 	/* Atomic: the thread stops; a start waits, so the walk gives up. */
 	bool stopping;
 	bool restart;
+	/* The walk's files in a row already in memory; the thread's own. */
+	unsigned int cached_run;
+	bool no_cachestat;		/* the kernel predates it; the thread's own */
 	/* Atomic: the thread waits for readers to move the window. */
 	bool waiting;
 	/* Bytes read through the view (atomic), and read ahead by this walk. */
@@ -37,10 +42,12 @@ struct sv_readahead {
 	unsigned long files;		/* read ahead; atomic */
 };
 
+/* Called by the thread only. */
 static bool walk_over(struct sv_readahead *ra)
 {
 	return __atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) ||
-	       __atomic_load_n(&ra->restart, __ATOMIC_RELAXED);
+	       __atomic_load_n(&ra->restart, __ATOMIC_RELAXED) ||
+	       ra->cached_run >= SV_READAHEAD_MAX_CACHED_RUN;
 }
 
 /* Waits until size more bytes fit in the window; false if the walk is over. */
@@ -76,6 +83,35 @@ static int open_quietly(int dir_fd, const char *name, int flags)
 	return fd;
 }
 
+/* cachestat(2), Linux 6.5; Debian 12's headers predate it. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct cachestat_range {
+	uint64_t off, len;
+};
+struct cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/*
+ * Whether all the file's pages are in memory, asked without reading (which
+ * could start I/O or change the atime); false where the kernel cannot tell.
+ */
+static bool in_memory(struct sv_readahead *ra, int fd, off_t size)
+{
+	struct cachestat_range whole = { 0, 0 };
+	struct cachestat cs;
+
+	if (ra->no_cachestat)
+		return false;
+	if (syscall(__NR_cachestat, fd, &whole, &cs, 0) < 0) {
+		ra->no_cachestat = errno == ENOSYS;
+		return false;
+	}
+	return cs.nr_cache * 4096 >= (uint64_t)PAGE_ROUNDED(size);
+}
+
 static unsigned char type_of(int dir_fd, const struct dirent *entry)
 {
 	struct stat st;
@@ -95,10 +131,18 @@ static void read_file_ahead(struct sv_readahead *ra, int dir_fd, const char *nam
 
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    st.st_size <= SV_READAHEAD_MAX_FILE_SIZE && room_for(ra, PAGE_ROUNDED(st.st_size)) &&
-	    readahead(fd, 0, (size_t)st.st_size) == 0)
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    st.st_size > SV_READAHEAD_MAX_FILE_SIZE) {
+		close(fd);
+		return;
+	}
+	if (in_memory(ra, fd, st.st_size)) {
+		ra->cached_run++;
+	} else if (room_for(ra, PAGE_ROUNDED(st.st_size)) &&
+		   readahead(fd, 0, (size_t)st.st_size) == 0) {
+		ra->cached_run = 0;
 		__atomic_add_fetch(&ra->files, 1, __ATOMIC_RELAXED);
+	}
 	close(fd);
 }
 
@@ -183,6 +227,7 @@ static GArray *next_start(struct sv_readahead *ra)
 	ra->store_ino = ra->start_store_ino;
 	ra->walked = true;
 	__atomic_store_n(&ra->restart, false, __ATOMIC_RELAXED);
+	ra->cached_run = 0;
 	/* A fresh window, from what readers have read so far. */
 	ra->window_end = __atomic_load_n(&ra->consumed, __ATOMIC_RELAXED);
 	g_mutex_unlock(&ra->lock);

@@ -11,7 +11,9 @@
  *
  * The thread stays within a window: it reads ahead at most
  * SV_READAHEAD_WINDOW bytes more than readers have read through the view
- * since it started.  A first read in another store path moves it there.
+ * since it started.  It gives up on a store path whose files it finds
+ * already in memory, where it would only cost CPU.  A first read in
+ * another store path moves it there.
  * Opening files without reading them (open+close, stat) starts nothing.
  */
 #ifndef STOREVIEW_READAHEAD_H
@@ -24,6 +26,11 @@
 /* Files larger than this are left to the kernel's own read-ahead. */
 #define SV_READAHEAD_MAX_FILE_SIZE (1024 * 1024)
 #define SV_READAHEAD_WINDOW (32 * 1024 * 1024)
+/*
+ * Files in a row found already in memory (SOURCE is in the page cache)
+ * after which the walk gives up.
+ */
+#define SV_READAHEAD_MAX_CACHED_RUN 64
 /* Directories above the one read in that the walk goes on in. */
 #define SV_READAHEAD_MAX_LEVELS 32
 

@@ -273,12 +273,15 @@ sv_trace_stop() {
 # use (/dev/fuse for a new thread's channel, /proc/sys/fs/pipe-max-size for
 # its splice pipe, /proc/PID/task/TID/status for a caller's groups,
 # /proc/self/fd/N[/NAME] for xattrs, /proc/sys/vm/overcommit_memory that
-# glibc's malloc reads once when a thread's heap shrinks).  False if any.
+# glibc's malloc reads once when a thread's heap shrinks).  cachestat(2),
+# which Debian 12's strace shows as syscall_0x1c3, takes an fd, not a
+# path.  False if any.
 sv_trace_check() {
 	perl -ne '
 		next if /^\d+\s+(\+\+\+|---)/ || /resumed>/;
 		next unless /^\d+\s+(\w+)\((.*)$/;
 		my ($call, $args) = ($1, $2);
+		next if $call eq "syscall_0x1c3";
 		my $str = qr/"((?:[^"\\]|\\.)*)"/;
 		if ($args =~ /^\d+, $str/) {
 			next if $1 !~ m{/} && $1 ne "..";

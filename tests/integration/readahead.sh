@@ -50,10 +50,12 @@ data_read_ahead() { sv_stat_field data_read_ahead "$(sv_stats "$SV_DAEMON" "$SV_
 evict_all
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
 cmp "$src/$A/lib/f01" <(as_nobody cat "$mnt/$A/lib/f01") || sv_fail "f01 reads other data than SOURCE holds"
-n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead 21)
+# f01 is counted too if the thread found it before the daemon read it.
+sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead 20 >/dev/null
 sleep 0.3
-[ "$n" = 21 ] && [ "$(data_read_ahead)" = 21 ] ||
-	sv_fail "reading f01 read $(data_read_ahead) files ahead, expected 21 (f01-f20, sub/below)"
+n1=$(data_read_ahead)
+[ "$n1" -ge 20 ] && [ "$n1" -le 21 ] ||
+	sv_fail "reading f01 read $n1 files ahead, expected 20 or 21 (f02-f20, sub/below, f01)"
 wait_resident "$src/$A/lib/f20" 16384 || sv_fail "f20 not in SOURCE's page cache after reading f01"
 wait_resident "$src/$A/lib/sub/below" 16384 || sv_fail "sub/below not read ahead"
 for f in "$A/lib/large" "$B/share/g01"; do
@@ -61,7 +63,7 @@ for f in "$A/lib/large" "$B/share/g01"; do
 done
 # Read by the kernel from the page cache it filled, as SOURCE holds it.
 cmp "$src/$A/lib/f20" <(as_nobody cat "$mnt/$A/lib/f20") || sv_fail "f20 reads other data than SOURCE holds"
-sv_pass "reading one file read its 20 small siblings and a file below ahead, not a 2 MiB file or another store path"
+sv_pass "reading one file read its 19 small siblings and a file below ahead, not a 2 MiB file or another store path"
 
 # 2. Opening files without reading them reads nothing ahead, nor reading
 #    a top-level file or a second file; reading in another store path
@@ -69,14 +71,16 @@ sv_pass "reading one file read its 20 small siblings and a file below ahead, not
 for i in $(seq -w 1 10); do as_nobody sh -c ": <'$mnt/$B/share/g$i'" || sv_fail "cannot open g$i"; done
 as_nobody cat "$mnt/$A/lib/f02" "$mnt/x.drv" >/dev/null
 sleep 0.3
-[ "$(data_read_ahead)" = 21 ] || sv_fail "$(( $(data_read_ahead) - 21 )) more files read ahead by opening 10 files and reading a second one and a top-level one"
+[ "$(data_read_ahead)" = "$n1" ] || sv_fail "$(( $(data_read_ahead) - n1 )) more files read ahead by opening 10 files and reading a second one and a top-level one"
 [ "$(resident "$src/$B/share/g10")" = 0 ] || sv_fail "opening g01..g10 read them"
 [ "$(resident "$src/y.drv")" = 0 ] || sv_fail "reading x.drv read y.drv ahead"
 as_nobody cat "$mnt/$C/etc/h01" >/dev/null
-n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead 31)
-[ "$n" = 31 ] && wait_resident "$src/$C/etc/h10" 16384 ||
-	sv_fail "reading h01 in another store path read $((n - 21)) files ahead, expected h01-h10"
-sv_pass "opening 10 files without reading them read nothing ahead, nor reading a top-level file or a second file; reading in another store path read its 10 files"
+sv_wait_stat "$SV_DAEMON" "$SV_LOG" data_read_ahead $((n1 + 9)) >/dev/null
+sleep 0.3
+n=$(( $(data_read_ahead) - n1 ))
+[ "$n" -ge 9 ] && [ "$n" -le 10 ] && wait_resident "$src/$C/etc/h10" 16384 ||
+	sv_fail "reading h01 in another store path read $n files ahead, expected h02-h10 (and h01)"
+sv_pass "opening 10 files without reading them read nothing ahead, nor reading a top-level file or a second file; reading in another store path read its other 9 files"
 sv_unmount "$mnt"
 
 # 3. -o no_prefetch: reading a file reads nothing else.

@@ -243,7 +243,12 @@ START_TEST(stays_within_the_window_and_moves_to_another_store_path)
 		g_autofree char *name = g_strdup_printf("store/d/%02u", i);
 
 		make_file(name, SV_READAHEAD_MAX_FILE_SIZE);
+		if (!evict(name)) {
+			fprintf(stderr, "SKIP: %s keeps file pages in memory\n", tmp);
+			return;
+		}
 	}
+	ck_assert(evict("other/d/x"));
 	ra = sv_readahead_new(NULL);
 	ck_assert_ptr_nonnull(ra);
 	start(ra, "store/d", "store");
@@ -260,6 +265,53 @@ START_TEST(stays_within_the_window_and_moves_to_another_store_path)
 	start(ra, "other/d", "other");
 	ck_assert_uint_eq(settled_count(ra), window_files + 5);
 	ck_assert(!sv_readahead_in(ra, st.st_dev, st.st_ino));
+	sv_readahead_free(ra);
+}
+END_TEST
+
+/*
+ * Makes store/ with cached files in memory, then 16 that are not, in
+ * listing order; false if pages cannot be dropped here.
+ */
+static bool make_warm_store(const char *store, unsigned int cached)
+{
+	g_autofree char *dir = g_build_filename(store, "d", NULL);
+	g_autoptr(GPtrArray) names = NULL;
+
+	make_dir(store);
+	make_dir(dir);
+	for (unsigned int i = 0; i < cached + 16; i++) {
+		g_autofree char *name = g_strdup_printf("%s/%03u", dir, i);
+
+		make_file(name, SMALL_SIZE);
+	}
+	names = listing_of(dir);
+	for (guint i = cached; i < names->len; i++) {
+		g_autofree char *name = g_build_filename(dir, names->pdata[i], NULL);
+
+		if (!evict(name))
+			return false;
+	}
+	return true;
+}
+
+START_TEST(gives_up_on_a_store_path_already_in_memory)
+{
+	struct sv_readahead *ra;
+
+	if (!make_warm_store("warm", SV_READAHEAD_MAX_CACHED_RUN) ||
+	    !make_warm_store("mixed", SV_READAHEAD_MAX_CACHED_RUN - 1)) {
+		fprintf(stderr, "SKIP: %s keeps file pages in memory\n", tmp);
+		return;
+	}
+	ra = sv_readahead_new(NULL);
+	ck_assert_ptr_nonnull(ra);
+	/* 64 files in a row in memory: the 16 after them are not read. */
+	start(ra, "warm/d", "warm");
+	ck_assert_uint_eq(settled_count(ra), 0);
+	/* 63: the walk goes on. */
+	start(ra, "mixed/d", "mixed");
+	ck_assert_uint_eq(settled_count(ra), 16);
 	sv_readahead_free(ra);
 }
 END_TEST
@@ -290,6 +342,7 @@ Suite *readahead_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, goes_on_as_a_depth_first_reader_within_the_store_path);
 	tcase_add_test(tc, stays_within_the_window_and_moves_to_another_store_path);
+	tcase_add_test(tc, gives_up_on_a_store_path_already_in_memory);
 	tcase_add_test(tc, every_fd_is_closed_whatever_was_waiting);
 	suite_add_tcase(s, tc);
 	return s;
