@@ -5,16 +5,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "readahead.h"
 
 /* Levels below the starting directory: each holds a directory open. */
 #define MAX_DEPTH 32
-#define PAGE_ROUNDED(size) (((size) + 4095) & ~(off_t)4095)
+/* What the page cache counts in; a file's size rounded up to it. */
+#define PAGE 4096
+#define PAGE_ROUNDED(size) (((size) + PAGE - 1) & ~(off_t)(PAGE - 1))
 
 struct sv_readahead {
 	GThread *thread;
@@ -109,7 +111,7 @@ static bool in_memory(struct sv_readahead *ra, int fd, off_t size)
 		ra->no_cachestat = errno == ENOSYS;
 		return false;
 	}
-	return cs.nr_cache * 4096 >= (uint64_t)PAGE_ROUNDED(size);
+	return cs.nr_cache * PAGE >= (uint64_t)PAGE_ROUNDED(size);
 }
 
 static unsigned char type_of(int dir_fd, const struct dirent *entry)
@@ -167,7 +169,7 @@ static void walk_directory(struct sv_readahead *ra, int dir_fd, ino_t after, uns
 			skipping = entry->d_ino != after;
 			continue;
 		}
-		if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, ".."))
+		if (sv_policy_is_dot_or_dotdot(entry->d_name))
 			continue;
 		switch (type_of(dir_fd, entry)) {
 		case DT_REG:
