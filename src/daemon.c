@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "fs.h"
 #include "log.h"
+#include "loop.h"
 #include "mountpoint.h"
 #include "source.h"
 #include "watch.h"
@@ -83,19 +84,9 @@ static void notify_ready(const struct sv_options *opts)
 
 static int serve(struct fuse_session *se, const struct sv_options *opts)
 {
-	struct fuse_loop_config *config;
-	int ret;
-
 	if (opts->singlethread)
 		return fuse_session_loop(se);
-	config = fuse_loop_cfg_create();
-	/* One /dev/fuse fd per thread spreads requests without a shared queue lock. */
-	fuse_loop_cfg_set_clone_fd(config, 1);
-	fuse_loop_cfg_set_max_threads(config, opts->max_threads);
-	fuse_loop_cfg_set_idle_threads(config, opts->max_threads);
-	ret = fuse_session_loop_mt(se, config);
-	fuse_loop_cfg_destroy(config);
-	return ret;
+	return sv_loop_run(se, opts->max_threads);
 }
 
 int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
@@ -180,7 +171,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	}
 
 	notify_ready(opts);
-	/* libfuse returns the number of the signal that ended the loop: a clean stop. */
+	/* A stop by unmount or by signal (libfuse returns its number) is clean. */
 	status = serve(se, opts) >= 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "STOPPING=1");
