@@ -192,6 +192,7 @@ static void *worker_main(void *data)
 {
 	struct worker *self = data;
 	struct loop *loop = self->loop;
+	bool more;
 	int res;
 
 	/* Cancellation only ends a thread blocked on /dev/fuse. */
@@ -212,6 +213,9 @@ static void *worker_main(void *data)
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		res = fuse_session_receive_buf(loop->se, &self->buf);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		/* Requests from clients that wait for them run in parallel. */
+		more = res > 0 && loop->max_threads > 1 && !quick_and_unawaited(&self->buf) &&
+		       requests_waiting(loop->se);
 
 		pthread_mutex_lock(&loop->lock);
 		loop->listening = false;
@@ -225,9 +229,7 @@ static void *worker_main(void *data)
 		loop->received++;
 		if (loop->watchdog_asleep)
 			pthread_cond_signal(&loop->watchdog_wake);
-		/* Requests from clients that wait for them run in parallel. */
-		if (loop->max_threads > 1 && !quick_and_unawaited(&self->buf) &&
-		    requests_waiting(loop->se))
+		if (more)
 			let_another_listen(loop);
 		pthread_mutex_unlock(&loop->lock);
 
