@@ -84,9 +84,7 @@ static void notify_ready(const struct sv_options *opts)
 
 static int serve(struct fuse_session *se, const struct sv_options *opts)
 {
-	if (opts->singlethread)
-		return fuse_session_loop(se);
-	return sv_loop_run(se, opts->max_threads);
+	return sv_loop_run(se, opts->singlethread ? 1 : opts->max_threads);
 }
 
 int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
@@ -171,7 +169,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	}
 
 	notify_ready(opts);
-	/* A stop by unmount or by signal (libfuse returns its number) is clean. */
+	/* A stop by unmount or by signal is clean. */
 	status = serve(se, opts) >= 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "STOPPING=1");

@@ -16,6 +16,7 @@
 #include <glib.h>
 #include <linux/fuse.h>
 
+#include "init.h"
 #include "loop.h"
 
 struct worker {
@@ -213,6 +214,13 @@ static void *worker_main(void *data)
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		res = fuse_session_receive_buf(loop->se, &self->buf);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		/* Still the listener: nobody else touches /dev/fuse meanwhile. */
+		if (res > 0 && sv_init_is_init(&self->buf)) {
+			sv_init_process(loop->se, &self->buf);
+			pthread_mutex_lock(&loop->lock);
+			loop->listening = false;
+			continue;
+		}
 		/* Requests from clients that wait for them run in parallel. */
 		more = res > 0 && loop->max_threads > 1 && !quick_and_unawaited(&self->buf) &&
 		       requests_waiting(loop->se);
