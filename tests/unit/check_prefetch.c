@@ -329,6 +329,8 @@ Suite *prefetch_suite(void)
 	Suite *s = suite_create("prefetch");
 	TCase *tc = tcase_create("prefetch");
 
+	/* The checks wait for a thread doing real I/O, with bounds of their own. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, reads_subdirectories_to_the_bottom_not_symlinks_nor_missing_names);
 	tcase_add_test(tc, a_listing_holds_every_entry_and_its_lstat);

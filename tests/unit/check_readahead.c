@@ -345,6 +345,8 @@ Suite *readahead_suite(void)
 	Suite *s = suite_create("readahead");
 	TCase *tc = tcase_create("readahead");
 
+	/* The checks wait for a thread doing real I/O, with bounds of their own. */
+	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, goes_on_as_a_depth_first_reader_within_the_store_path);
 	tcase_add_test(tc, stays_within_the_window_and_moves_to_another_store_path);
