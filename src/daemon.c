@@ -82,9 +82,25 @@ static void notify_ready(const struct sv_options *opts)
 #endif
 }
 
+/*
+ * Once stopping, a further SIGTERM must not cut the teardown short: storeview
+ * exec's daemon gets one from PR_SET_PDEATHSIG for each thread of a killed
+ * wrapper it is handed to, and only the teardown removes the mountpoint.
+ * libfuse then leaves these alone, as they are no longer its handlers.
+ */
+static void ignore_stop_signals(void)
+{
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+}
+
 static int serve(struct fuse_session *se, const struct sv_options *opts)
 {
-	return sv_loop_run(se, opts->singlethread ? 1 : opts->max_threads);
+	int ret = sv_loop_run(se, opts->singlethread ? 1 : opts->max_threads);
+
+	ignore_stop_signals();
+	return ret;
 }
 
 int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)

@@ -83,15 +83,17 @@ done
 grep -q "unexpected argument 'extra-arg'" "$SV_TMP/err" || sv_fail "unclear message: $(cat "$SV_TMP/err")"
 sv_pass "exec: 127 command not found, 126 not executable, 125 bad option/SOURCE/argument, nothing left"
 
-# exec_bg: starts a wrapper whose command records its pid and view, and waits.
+# exec_bg [TRACER...]: starts a wrapper (under TRACER if given) whose command
+# records its pid and view, and waits.
 exec_bg() {
 	rm -f "$SV_TMP/cmd.pid" "$SV_TMP/cmd.view"
-	"$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c \
+	"$@" "$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c \
 		'echo "$STOREVIEW_MOUNT" >"$1.view"; echo $$ >"$1.pid"; exec sleep 60' sh "$SV_TMP/cmd" \
 		2>"$SV_TMP/bg.err" &
 	wrapper=$!
 	SV_PIDS+=("$wrapper")
 	sv_wait_for "$SV_TMP/cmd.pid" 10
+	[ $# = 0 ] || wrapper=$(pgrep -P "$wrapper")
 	cmd=$(cat "$SV_TMP/cmd.pid")
 	view=$(cat "$SV_TMP/cmd.view")
 	SV_PIDS+=("$cmd")
@@ -137,6 +139,29 @@ kill -0 "$daemon" 2>/dev/null && sv_fail "the daemon outlived its SIGKILLed wrap
 kill "$cmd"
 no_leftovers "wrapper killed (daemon said: $(cat "$SV_TMP/bg.err"))"
 sv_pass "exec: wrapper killed by SIGKILL: the daemon unmounted and removed $view"
+
+# 7b. A killed wrapper hands its daemon to each of its threads in turn, and
+#     PR_SET_PDEATHSIG's SIGTERM comes again with each: one arriving while
+#     the daemon tears down must not stop it before it removes the
+#     mountpoint (CI once found one left so).  strace sends it at the
+#     daemon's last write to its stderr, the counters after the unmount.
+if ! command -v strace >/dev/null; then
+	echo "skip: exec: a second SIGTERM in the teardown: needs strace"
+else
+	: >"$SV_TMP/bg.err"
+	exec_bg strace -f -qq -o /dev/null -P "$SV_TMP/bg.err" -e trace=write -e inject=write:signal=SIGTERM
+	tracer=${SV_PIDS[-2]}
+	kill -KILL "$wrapper"
+	for _ in $(seq 100); do
+		kill -0 "$daemon" 2>/dev/null || [ -e "$view" ] || break
+		sleep 0.1
+	done
+	kill "$cmd"
+	sv_wait_exit "$tracer" 10
+	grep -q 'stats:' "$SV_TMP/bg.err" || sv_fail "the daemon never reached its teardown's counters: $(cat "$SV_TMP/bg.err")"
+	no_leftovers "a second SIGTERM in the teardown (daemon said: $(cat "$SV_TMP/bg.err"))"
+	sv_pass "exec: a SIGTERM at the daemon's last words: $view still removed"
+fi
 
 # 8. Without --dir, root's view goes under /run, not its private
 #    $XDG_RUNTIME_DIR, and nobody can use it.
