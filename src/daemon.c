@@ -107,6 +107,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 {
 	struct sv_fs fs = { .opts = opts };
 	struct signal_thread sigs = { .fs = &fs };
+	sigset_t stop_signals;
 	struct fuse_session *se = NULL;
 	struct sv_watch *watch = NULL;
 	char *error = NULL;
@@ -161,6 +162,14 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	sigaddset(&sigs.set, SIGUSR1);
 	sigaddset(&sigs.set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs.set, NULL);
+	/*
+	 * The stop signals must reach this thread, whose wait in sv_loop_run
+	 * they interrupt: the helper threads start with them blocked.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	if (pthread_create(&sigs.thread, NULL, signal_main, &sigs) == 0)
 		sigthread = true;
 	watch = sv_watch_start(&fs, &error);
@@ -183,6 +192,8 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 			g_error_free(gerror);
 		}
 	}
+
+	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
 
 	notify_ready(opts);
 	/* A stop by unmount or by signal is clean. */
