@@ -126,12 +126,15 @@ static unsigned long settled_count(struct sv_readahead *ra)
 	return sv_readahead_count(ra);
 }
 
-/* readahead(2) only starts the reads. */
-static bool wait_resident(const char *relative, size_t pages)
+/*
+ * readahead(2) only starts the reads, and is a hint: the kernel may bring
+ * in only some of a file's pages (seen in readahead.sh), which prove it.
+ */
+static bool wait_read_ahead(const char *relative)
 {
-	for (int i = 0; i < 500 && resident_pages(relative) < pages; i++)
+	for (int i = 0; i < 500 && resident_pages(relative) == 0; i++)
 		g_usleep(10 * 1000);
-	return resident_pages(relative) == pages;
+	return resident_pages(relative) > 0;
 }
 
 /* The names in dir, in listing order. */
@@ -169,10 +172,8 @@ static void make_dir(const char *relative)
 
 START_TEST(goes_on_as_a_depth_first_reader_within_the_store_path)
 {
-	size_t small_pages = SMALL_SIZE / (size_t)sysconf(_SC_PAGESIZE);
 	g_autoptr(GPtrArray) dirs = NULL;
 	struct sv_readahead *ra;
-	size_t expected;
 
 	make_dir("store");
 	make_dir("other");
@@ -220,9 +221,12 @@ START_TEST(goes_on_as_a_depth_first_reader_within_the_store_path)
 		g_autofree char *g = g_strdup_printf("store/%s/sub/g", (char *)dirs->pdata[i]);
 
 		/* Not what a reader starting there had passed. */
-		expected = i == 0 ? 0 : small_pages;
-		ck_assert_msg(wait_resident(f, expected) && wait_resident(g, expected),
-			      "%s: %zu pages in memory, expected %zu", f, resident_pages(f), expected);
+		if (i == 0)
+			ck_assert_msg(resident_pages(f) == 0 && resident_pages(g) == 0,
+				      "%s: read ahead, though the reader had passed it", f);
+		else
+			ck_assert_msg(wait_read_ahead(f) && wait_read_ahead(g),
+				      "%s or its sub/g: no page read ahead", f);
 	}
 	/* Not a large file, nor through a symlink, nor another store path. */
 	ck_assert_uint_eq(resident_pages(large), 0);
