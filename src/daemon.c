@@ -97,10 +97,7 @@ static void ignore_stop_signals(void)
 
 static int serve(struct fuse_session *se, const struct sv_options *opts)
 {
-	int ret = sv_loop_run(se, opts->singlethread ? 1 : opts->max_threads);
-
-	ignore_stop_signals();
-	return ret;
+	return sv_loop_run(se, opts->singlethread ? 1 : opts->max_threads);
 }
 
 int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
@@ -198,6 +195,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 	notify_ready(opts);
 	/* A stop by unmount or by signal is clean. */
 	status = serve(se, opts) >= 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
+	ignore_stop_signals();
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif

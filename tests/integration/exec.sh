@@ -83,8 +83,8 @@ done
 grep -q "unexpected argument 'extra-arg'" "$SV_TMP/err" || sv_fail "unclear message: $(cat "$SV_TMP/err")"
 sv_pass "exec: 127 command not found, 126 not executable, 125 bad option/SOURCE/argument, nothing left"
 
-# exec_bg [TRACER...]: starts a wrapper (under TRACER if given) whose command
-# records its pid and view, and waits.
+# exec_bg [TRACER...]: starts a wrapper (under TRACER if given, whose pid is
+# then $tracer) whose command records its pid and view, and waits.
 exec_bg() {
 	rm -f "$SV_TMP/cmd.pid" "$SV_TMP/cmd.view"
 	"$@" "$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c \
@@ -93,7 +93,10 @@ exec_bg() {
 	wrapper=$!
 	SV_PIDS+=("$wrapper")
 	sv_wait_for "$SV_TMP/cmd.pid" 10
-	[ $# = 0 ] || wrapper=$(pgrep -P "$wrapper")
+	if [ $# -gt 0 ]; then
+		tracer=$wrapper
+		wrapper=$(pgrep -P "$tracer")
+	fi
 	cmd=$(cat "$SV_TMP/cmd.pid")
 	view=$(cat "$SV_TMP/cmd.view")
 	SV_PIDS+=("$cmd")
@@ -150,7 +153,6 @@ if ! command -v strace >/dev/null; then
 else
 	: >"$SV_TMP/bg.err"
 	exec_bg strace -f -qq -o /dev/null -P "$SV_TMP/bg.err" -e trace=write -e inject=write:signal=SIGTERM
-	tracer=${SV_PIDS[-2]}
 	kill -KILL "$wrapper"
 	for _ in $(seq 100); do
 		kill -0 "$daemon" 2>/dev/null || [ -e "$view" ] || break
