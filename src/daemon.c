@@ -95,9 +95,10 @@ static void ignore_stop_signals(void)
 	signal(SIGHUP, SIG_IGN);
 }
 
-static int serve(struct fuse_session *se, const struct sv_options *opts)
+static int serve(struct sv_fs *fs)
 {
-	return sv_loop_run(se, opts->singlethread ? 1 : opts->max_threads);
+	return sv_loop_run(fs->se, fs->opts->singlethread ? 1 : fs->opts->max_threads,
+			   fs->passthrough);
 }
 
 int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
@@ -134,6 +135,8 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		goto out;
 	}
 	fs.se = se;
+	if (!opts->no_passthrough)
+		fs.passthrough = sv_passthrough_new(se);
 	status = SV_EXIT_MOUNT;
 	if (fuse_set_signal_handlers(se) < 0) {
 		error = g_strdup("cannot install signal handlers");
@@ -194,7 +197,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 
 	notify_ready(opts);
 	/* A stop by unmount or by signal is clean. */
-	status = serve(se, opts) >= 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
+	status = serve(&fs) >= 0 ? SV_EXIT_OK : SV_EXIT_RUNTIME;
 	ignore_stop_signals();
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "STOPPING=1");
@@ -216,6 +219,7 @@ out:
 		sv_fs_log_stats(&fs);
 	sv_prefetch_free(fs.prefetch);
 	sv_readahead_free(fs.readahead);
+	sv_passthrough_free(fs.passthrough);
 	sv_fs_clear(&fs);
 	g_rw_lock_clear(&fs.closure_lock);
 	if (error) {

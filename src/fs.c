@@ -122,7 +122,7 @@ void sv_fs_log_stats(struct sv_fs *fs)
 	sv_inode_table_counts(fs->inodes, &inodes, &dir_fds);
 	g_message("stats: lookups=%lu opens=%lu noatime_dropped=%lu reads=%lu denied=%lu "
 		  "hidden=%lu inodes=%u dir_fds=%u prefetched=%lu listing_ends=%lu "
-		  "read_ahead_used=%lu data_read_ahead=%lu",
+		  "read_ahead_used=%lu data_read_ahead=%lu passthrough=%lu",
 		  __atomic_load_n(&fs->stats.lookups, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.opens, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.noatime_dropped, __ATOMIC_RELAXED),
@@ -132,5 +132,5 @@ void sv_fs_log_stats(struct sv_fs *fs)
 		  inodes, dir_fds, sv_prefetch_count(fs->prefetch),
 		  __atomic_load_n(&fs->stats.listing_ends, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.read_ahead_used, __ATOMIC_RELAXED),
-		  sv_readahead_count(fs->readahead));
+		  sv_readahead_count(fs->readahead), sv_passthrough_count(fs->passthrough));
 }

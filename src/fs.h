@@ -10,6 +10,7 @@
 #include "closure.h"
 #include "inodes.h"
 #include "options.h"
+#include "passthrough.h"
 #include "prefetch.h"
 #include "readahead.h"
 
@@ -35,6 +36,7 @@ struct sv_fs {
 	struct sv_closure *closure;	/* NULL: every entry is visible */
 	struct sv_prefetch *prefetch;	/* NULL: no reading ahead */
 	struct sv_readahead *readahead;	/* NULL: no reading of data ahead */
+	struct sv_passthrough *passthrough;	/* NULL: reads through the daemon */
 };
 
 extern const struct fuse_lowlevel_ops sv_ops;

@@ -1,7 +1,7 @@
 /*
- * The INIT request, with FUSE_PARALLEL_DIROPS added to libfuse's reply:
- * libfuse writes the reply into a pipe standing in for /dev/fuse, and
- * what it wrote goes on to the kernel from there.
+ * The INIT request, with FUSE_PARALLEL_DIROPS and passthrough added to
+ * libfuse's reply: libfuse writes the reply into a pipe standing in for
+ * /dev/fuse, and what it wrote goes on to the kernel from there.
  */
 #include "config.h"
 
@@ -13,6 +13,7 @@
 #include <linux/fuse.h>
 
 #include "init.h"
+#include "passthrough.h"
 
 bool sv_init_is_init(const struct fuse_buf *buf)
 {
@@ -52,11 +53,14 @@ static GByteArray *drain(int pipe_out)
 
 /*
  * Writes each message on to the kernel (a notification from another
- * thread may have come in between), with the flag added to the successful
- * reply to INIT.
+ * thread may have come in between), with the flags added to the successful
+ * reply to request.
  */
-static void forward(GByteArray *written, int fuse_fd, uint64_t unique, bool add_flag)
+static void forward(GByteArray *written, int fuse_fd, const struct fuse_buf *request,
+		    struct sv_passthrough *pt)
 {
+	uint64_t unique = ((const struct fuse_in_header *)request->mem)->unique;
+	bool parallel_dirops = kernel_offers_parallel_dirops(request);
 	size_t at = 0;
 
 	while (written->len - at >= sizeof(struct fuse_out_header)) {
@@ -67,9 +71,12 @@ static void forward(GByteArray *written, int fuse_fd, uint64_t unique, bool add_
 			g_warning("cannot pass on libfuse's INIT reply: a message of %u bytes", out->len);
 			return;
 		}
-		if (add_flag && out->unique == unique && out->error == 0 &&
-		    out->len >= sizeof(*out) + offsetof(struct fuse_init_out, flags) + sizeof(init->flags))
-			init->flags |= FUSE_PARALLEL_DIROPS;
+		if (out->unique == unique && out->error == 0 &&
+		    out->len >= sizeof(*out) + offsetof(struct fuse_init_out, flags) + sizeof(init->flags)) {
+			if (parallel_dirops)
+				init->flags |= FUSE_PARALLEL_DIROPS;
+			sv_passthrough_negotiate(pt, request, init, out->len - sizeof(*out));
+		}
 		/* The kernel refuses replies to requests gone by, as it would have anyway. */
 		if (write(fuse_fd, out, out->len) < 0 && out->unique == unique)
 			g_warning("cannot answer INIT: %s", g_strerror(errno));
@@ -77,17 +84,17 @@ static void forward(GByteArray *written, int fuse_fd, uint64_t unique, bool add_
 	}
 }
 
-void sv_init_process(struct fuse_session *se, const struct fuse_buf *buf)
+void sv_init_process(struct fuse_session *se, const struct fuse_buf *buf,
+		     struct sv_passthrough *pt)
 {
-	const struct fuse_in_header *in = buf->mem;
 	int fuse_fd = fuse_session_fd(se);
-	uint64_t unique = in->unique;
 	GByteArray *written;
 	int pipefd[2], saved;
 
 	saved = fcntl(fuse_fd, F_DUPFD_CLOEXEC, 0);
 	if (saved < 0 || pipe2(pipefd, O_CLOEXEC) < 0) {
-		g_debug("INIT without parallel directory operations: %s", g_strerror(errno));
+		g_debug("INIT without parallel directory operations nor passthrough: %s",
+			g_strerror(errno));
 		if (saved >= 0)
 			close(saved);
 		fuse_session_process_buf(se, buf);
@@ -106,6 +113,6 @@ void sv_init_process(struct fuse_session *se, const struct fuse_buf *buf)
 		g_warning("cannot pass on libfuse's INIT reply: %s", g_strerror(errno));
 		return;
 	}
-	forward(written, fuse_fd, unique, kernel_offers_parallel_dirops(buf));
+	forward(written, fuse_fd, buf, pt);
 	g_byte_array_free(written, TRUE);
 }

@@ -33,6 +33,9 @@ struct sv_inode {
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
 	unsigned int fd_users;
+	/* Passthrough: the backing file its open files share, see passthrough.h. */
+	int backing_id;
+	unsigned int backing_users;
 	/*
 	 * For a directory below the top level, which never changes: the offset
 	 * the kernel asks at once it has every entry, or 0 until known.  Read

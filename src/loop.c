@@ -31,6 +31,7 @@ struct worker {
 
 struct loop {
 	struct fuse_session *se;
+	struct sv_passthrough *passthrough;
 	unsigned int max_threads, threads;
 	pthread_mutex_t lock;
 	struct worker *workers;
@@ -216,7 +217,7 @@ static void *worker_main(void *data)
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		/* Still the listener: nobody else touches /dev/fuse meanwhile. */
 		if (res > 0 && sv_init_is_init(&self->buf)) {
-			sv_init_process(loop->se, &self->buf);
+			sv_init_process(loop->se, &self->buf, loop->passthrough);
 			pthread_mutex_lock(&loop->lock);
 			loop->listening = false;
 			continue;
@@ -248,9 +249,9 @@ static void *worker_main(void *data)
 	return NULL;
 }
 
-int sv_loop_run(struct fuse_session *se, unsigned int max_threads)
+int sv_loop_run(struct fuse_session *se, unsigned int max_threads, struct sv_passthrough *pt)
 {
-	struct loop loop = { .se = se, .max_threads = max_threads };
+	struct loop loop = { .se = se, .passthrough = pt, .max_threads = max_threads };
 	struct worker *worker;
 	pthread_condattr_t monotonic;
 	bool watchdog = false;

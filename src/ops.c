@@ -573,10 +573,10 @@ static int open_shown_as_file(struct sv_fs *fs, struct sv_inode *inode)
 	return fd;
 }
 
-static int open_backing_file(struct sv_fs *fs, struct sv_inode *inode, int flags)
+static int open_backing_file(struct sv_fs *fs, struct sv_inode *inode, int flags,
+			     struct stat *st)
 {
 	const char *name;
-	struct stat st;
 	int dirfd, fd;
 
 	dirfd = get_parent_fd(fs, inode, &name);
@@ -586,7 +586,7 @@ static int open_backing_file(struct sv_fs *fs, struct sv_inode *inode, int flags
 	if (fd < 0)
 		fd = -errno;
 	put_parent_fd(fs, inode);
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !same_inode(&st, inode))) {
+	if (fd >= 0 && (fstat(fd, st) < 0 || !same_inode(st, inode))) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -598,7 +598,8 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *inode = inode_of(fs, ino);
 	bool dropped_noatime, as_file;
-	int flags, fd, ret;
+	struct stat st;
+	int flags, fd, ret, backing_id;
 
 	SV_STAT_ADD(fs, opens);
 	ret = sv_policy_backing_open_flags(fi->flags, &flags, &dropped_noatime);
@@ -625,15 +626,29 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	fd = as_file ? open_shown_as_file(fs, inode) : open_backing_file(fs, inode, flags);
+	fd = as_file ? open_shown_as_file(fs, inode) : open_backing_file(fs, inode, flags, &st);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	fi->fh = (uint64_t)fd;
 	/* Store files never change: keep their pages, and closing needs no flush. */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
+	/*
+	 * Large files are read straight from SOURCE.  Small ones still come
+	 * through here: their first READ starts reading ahead the files beside
+	 * them, which passthrough would never show (and cold small-file reads
+	 * measured 0.37x of raw with passthrough for every file, 0.46x so).
+	 */
+	if (fs->passthrough && !as_file && st.st_size > SV_READAHEAD_MAX_FILE_SIZE &&
+	    (backing_id = sv_passthrough_get(fs->passthrough, inode, fd)) > 0) {
+		close(fd);
+		fi->fh = SV_PASSTHROUGH_FH;
+		if (sv_passthrough_reply_open(req, fi, backing_id) == -ENOENT)
+			sv_passthrough_put(fs->passthrough, inode);
+		return;
+	}
+	fi->fh = (uint64_t)fd;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		close(fd);
 }
@@ -707,7 +722,12 @@ static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 
 static void sv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	close((int)fi->fh);
+	struct sv_fs *fs = fs_of(req);
+
+	if (fi->fh == SV_PASSTHROUGH_FH)
+		sv_passthrough_put(fs->passthrough, inode_of(fs, ino));
+	else
+		close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

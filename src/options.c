@@ -29,6 +29,7 @@ enum {
 	KEY_VIRTFS_XATTRS,
 	KEY_NO_OPEN,
 	KEY_NO_PREFETCH,
+	KEY_NO_PASSTHROUGH,
 };
 
 struct parse_state {
@@ -57,6 +58,8 @@ static const struct fuse_opt sv_opt_specs[] = {
 	FUSE_OPT_KEY("no_open", KEY_NO_OPEN),
 	FUSE_OPT_KEY("--no-open", KEY_NO_OPEN),
 	FUSE_OPT_KEY("no_prefetch", KEY_NO_PREFETCH),
+	FUSE_OPT_KEY("no_passthrough", KEY_NO_PASSTHROUGH),
+	FUSE_OPT_KEY("--no-passthrough", KEY_NO_PASSTHROUGH),
 	FUSE_OPT_END
 };
 
@@ -194,6 +197,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_NO_OPEN:
 		opts->no_open = true;
+		return 0;
+	case KEY_NO_PASSTHROUGH:
+		opts->no_passthrough = true;
 		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!opts->source)
@@ -411,6 +417,8 @@ void sv_options_print_usage(const char *progname)
 	       "                           read one\n"
 	       "    -o no_open             faster: the kernel opens files without asking\n"
 	       "                           the daemon; O_NOATIME drops go uncounted\n"
+	       "    -o no_passthrough      read every file through the daemon, never\n"
+	       "                           straight from SOURCE's file\n"
 	       "    -o OPTION              libfuse mount options: allow_root, auto_unmount,\n"
 	       "                           noexec, fsname=, subtype=, max_read=, ...\n"
 	       "\n"

@@ -34,6 +34,7 @@ struct sv_options {
 	bool virtfs_xattrs;	/* QEMU mapped-xattr layout, see virtfs.h */
 	bool no_open;		/* the kernel opens without asking; modes narrowed */
 	bool no_prefetch;	/* no reading ahead, see prefetch.h and readahead.h */
+	bool no_passthrough;	/* every read through the daemon, see passthrough.h */
 	bool foreground;
 	bool debug;
 	bool singlethread;

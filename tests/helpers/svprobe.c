@@ -20,6 +20,9 @@
  *   svprobe hold F...         opens every F and keeps them open until stdin
  *                             ends, then reads a byte of each: prints
  *                             "opened N failed N ERRNO..." and "read N failed N"
+ *   svprobe share F N         holds N open files of F at once (O_NOATIME), reads
+ *                             each, the last through a mapping, reopens every
+ *                             other one and reads again: "share ok SHA256"
  *   svprobe soak ROLE SOURCE VIEW SECONDS SEED
  *                             for SECONDS, compares VIEW against SOURCE at
  *                             random: ROLE read (bytes, then drops the view's
@@ -36,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -422,6 +426,78 @@ static int hold(int argc, char **argv)
 	return 0;
 }
 
+/* The SHA-256 of an fd's content read with pread, or of a mapping of it. */
+static char *sha256_of(int fd, bool mapped)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	char buf[65536];
+	struct stat st;
+	ssize_t n;
+	off_t at = 0;
+
+	if (mapped) {
+		void *map;
+
+		if (fstat(fd, &st) < 0 || st.st_size == 0)
+			return g_strdup("maperr:size");
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED)
+			return g_strdup_printf("maperr:%s", errno_name(errno));
+		g_checksum_update(sum, map, st.st_size);
+		munmap(map, (size_t)st.st_size);
+		return g_strdup(g_checksum_get_string(sum));
+	}
+	while ((n = pread(fd, buf, sizeof(buf), at)) > 0) {
+		g_checksum_update(sum, (const guchar *)buf, n);
+		at += n;
+	}
+	if (n < 0)
+		return g_strdup_printf("readerr:%s", errno_name(errno));
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+/*
+ * Holds n open files of path at once, reads each (the last one through a
+ * mapping), then closes and reopens every other one and reads again: prints
+ * "share ok SHA" if every read matched, else the first failure.
+ */
+static int share(const char *path, int n)
+{
+	g_autofree int *fds = g_new(int, n);
+	g_autofree char *first = NULL;
+	int ret = 0;
+
+	for (int i = 0; i < n; i++)
+		fds[i] = -1;
+	for (int round = 0; round < 2 && ret == 0; round++) {
+		for (int i = round; i < n && ret == 0; i += round + 1) {
+			g_autofree char *sum = NULL;
+
+			if (fds[i] >= 0)
+				close(fds[i]);
+			fds[i] = open(path, O_RDONLY | O_NOATIME | O_CLOEXEC);
+			if (fds[i] < 0) {
+				printf("share open %d: %s\n", i, errno_name(errno));
+				ret = 1;
+				break;
+			}
+			sum = sha256_of(fds[i], i == n - 1);
+			if (!first)
+				first = g_strdup(sum);
+			if (strcmp(sum, first) != 0) {
+				printf("share read %d: %s, not %s\n", i, sum, first);
+				ret = 1;
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (ret == 0)
+		printf("share ok %s\n", first);
+	return ret;
+}
+
 static GPtrArray *soak_files, *soak_dirs;
 
 static void collect_entry(const char *root, const char *rel, const struct stat *st)
@@ -600,7 +676,7 @@ static int soak(const char *role, const char *src, const char *view, int seconds
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|soak ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -624,6 +700,8 @@ int main(int argc, char **argv)
 		return mksock(argv[2]);
 	else if (strcmp(argv[1], "hold") == 0)
 		return hold(argc - 2, argv + 2);
+	else if (strcmp(argv[1], "share") == 0 && argc == 4 && atoi(argv[3]) > 0)
+		return share(argv[2], atoi(argv[3]));
 	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
 		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
 	else {

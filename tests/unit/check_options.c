@@ -131,7 +131,11 @@ START_TEST(long_and_short_forms)
 	ck_assert(opts.no_open);
 	ck_assert(!opts.no_prefetch);
 	ck_assert_int_eq(parse("-o", "ro,no_prefetch", "/s", "/m", NULL), 0);
-	ck_assert(opts.no_prefetch && !opts.no_open);
+	ck_assert(opts.no_prefetch && !opts.no_open && !opts.no_passthrough);
+	ck_assert_int_eq(parse("-o", "no_passthrough", "/s", "/m", NULL), 0);
+	ck_assert(opts.no_passthrough && !opts.no_prefetch);
+	ck_assert_int_eq(parse("--no-passthrough", "/s", "/m", NULL), 0);
+	ck_assert(opts.no_passthrough);
 	ck_assert_int_eq(parse("-d", "/s", "/m", NULL), 0);
 	ck_assert(opts.debug && opts.foreground);
 }

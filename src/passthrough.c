@@ -1,0 +1,172 @@
+/*
+ * Passthrough reads: backing files registered on /dev/fuse, one per inode
+ * while its files are open, and the open replies that name them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <glib.h>
+#include <linux/fuse.h>
+
+#include "passthrough.h"
+
+/*
+ * Kernel ABI of Linux 6.9 (protocol 7.40), newer than Debian 12's headers;
+ * a kernel without it neither offers the flag nor knows the ioctls.
+ */
+#ifndef FUSE_PASSTHROUGH
+#define FUSE_PASSTHROUGH (1ULL << 37)
+#endif
+#ifndef FOPEN_PASSTHROUGH
+#define FOPEN_PASSTHROUGH (1 << 7)
+#endif
+#ifndef FUSE_DEV_IOC_BACKING_OPEN
+struct fuse_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FUSE_DEV_IOC_BACKING_OPEN _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
+#define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
+#endif
+/* fuse_init_out.max_stack_depth, the word after flags2 (unused[0] here). */
+#define MAX_STACK_DEPTH_OFFSET (offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t))
+/* The fuse_open_out that names a backing file (its padding here). */
+struct open_out_with_backing {
+	uint64_t fh;
+	uint32_t open_flags;
+	int32_t backing_id;
+};
+G_STATIC_ASSERT(sizeof(struct open_out_with_backing) == sizeof(struct fuse_open_out));
+
+/*
+ * SOURCE's files are on a filesystem that stacks on nothing (depth 0), and
+ * 1 leaves room for an overlayfs on top of the view.
+ */
+#define STACK_DEPTH 1
+
+struct sv_passthrough {
+	struct fuse_session *se;
+	GMutex lock;		/* the inodes' backing ids and users */
+	bool on;		/* asked for at INIT, and not refused since */
+	unsigned long opens;
+};
+
+struct sv_passthrough *sv_passthrough_new(struct fuse_session *se)
+{
+	struct sv_passthrough *pt = g_new0(struct sv_passthrough, 1);
+
+	pt->se = se;
+	g_mutex_init(&pt->lock);
+	return pt;
+}
+
+void sv_passthrough_free(struct sv_passthrough *pt)
+{
+	if (!pt)
+		return;
+	g_mutex_clear(&pt->lock);
+	g_free(pt);
+}
+
+static bool kernel_offers_passthrough(const struct fuse_buf *request)
+{
+	const struct fuse_in_header *in = request->mem;
+	const struct fuse_init_in *init = (const void *)(in + 1);
+
+	return request->size >= sizeof(*in) + offsetof(struct fuse_init_in, flags2) +
+				sizeof(init->flags2) &&
+	       (init->flags & FUSE_INIT_EXT) && (init->flags2 & (FUSE_PASSTHROUGH >> 32));
+}
+
+void sv_passthrough_negotiate(struct sv_passthrough *pt, const struct fuse_buf *request,
+			      void *init_out, size_t init_out_len)
+{
+	struct fuse_init_out *init = init_out;
+	uint32_t depth = STACK_DEPTH;
+
+	if (!pt || !kernel_offers_passthrough(request)) {
+		g_debug("no passthrough: %s", pt ? "the kernel does not offer it" : "not wanted");
+		return;
+	}
+	if (init_out_len < MAX_STACK_DEPTH_OFFSET + sizeof(depth) || !(init->flags & FUSE_INIT_EXT)) {
+		g_debug("no passthrough: libfuse's INIT reply has no room for it");
+		return;
+	}
+	init->flags2 |= (uint32_t)(FUSE_PASSTHROUGH >> 32);
+	memcpy((char *)init_out + MAX_STACK_DEPTH_OFFSET, &depth, sizeof(depth));
+	g_mutex_lock(&pt->lock);
+	pt->on = true;
+	g_mutex_unlock(&pt->lock);
+}
+
+int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd)
+{
+	struct fuse_backing_map map = { .fd = fd };
+	int id;
+
+	g_mutex_lock(&pt->lock);
+	if (inode->backing_users > 0) {
+		id = inode->backing_id;
+		inode->backing_users++;
+	} else if (!pt->on) {
+		id = -EOPNOTSUPP;
+	} else if ((id = ioctl(fuse_session_fd(pt->se), FUSE_DEV_IOC_BACKING_OPEN, &map)) < 0) {
+		id = -errno;
+		/*
+		 * Seldom about this file alone: no CAP_SYS_ADMIN, SOURCE itself
+		 * stacked (ELOOP), or its filesystem cannot back files.
+		 */
+		pt->on = false;
+		g_message("the kernel refuses passthrough (%s): files are read through the daemon",
+			  g_strerror(-id));
+	} else {
+		inode->backing_id = id;
+		inode->backing_users = 1;
+	}
+	if (id > 0)
+		pt->opens++;
+	g_mutex_unlock(&pt->lock);
+	return id;
+}
+
+void sv_passthrough_put(struct sv_passthrough *pt, struct sv_inode *inode)
+{
+	uint32_t id;
+
+	g_mutex_lock(&pt->lock);
+	if (--inode->backing_users == 0) {
+		id = (uint32_t)inode->backing_id;
+		if (ioctl(fuse_session_fd(pt->se), FUSE_DEV_IOC_BACKING_CLOSE, &id) < 0)
+			g_warning("cannot unregister backing file %u: %s", id, g_strerror(errno));
+	}
+	g_mutex_unlock(&pt->lock);
+}
+
+int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, int backing_id)
+{
+	struct open_out_with_backing out = {
+		.fh = fi->fh,
+		.open_flags = FOPEN_PASSTHROUGH | (fi->noflush ? FOPEN_NOFLUSH : 0),
+		.backing_id = backing_id,
+	};
+	struct iovec iov = { .iov_base = &out, .iov_len = sizeof(out) };
+
+	return fuse_reply_iov(req, &iov, 1);
+}
+
+unsigned long sv_passthrough_count(struct sv_passthrough *pt)
+{
+	unsigned long opens;
+
+	if (!pt)
+		return 0;
+	g_mutex_lock(&pt->lock);
+	opens = pt->opens;
+	g_mutex_unlock(&pt->lock);
+	return opens;
+}

@@ -1,0 +1,112 @@
+#!/bin/bash
+# Passthrough (passthrough.c): files over 1 MiB are read by the kernel
+# straight from SOURCE's file, with no READ request and no fd of the daemon
+# per open file; all open files of one file share its backing file, and
+# smaller files still come through the daemon.  -o no_passthrough turns it
+# off, and a SOURCE the kernel refuses turns it off by itself.
+. "$(dirname "$0")/../lib.sh"
+sv_require_fuse
+sv_tmpdir
+
+src=$SV_TMP/store mnt=$SV_TMP/view
+sv_make_store "$src"
+big=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12/lib/big.bin
+small=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12/share/doc/README
+"$PROBE" times "$src" >"$SV_TMP/times.before"
+want=$(cd "$src" && "$PROBE" noatime-open "$big")
+mkdir "$mnt"
+sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
+
+stats() { sv_stats "$SV_DAEMON" "$SV_LOG"; }
+field() { sv_stat_field "$1" "$2"; }
+
+# 1. The large file, three times as nobody with O_NOATIME: same bytes, and
+#    the daemon answered the opens but no read.
+for _ in 1 2 3; do
+	got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
+	[ "$got" = "$want" ] || sv_fail "$big through the view: '$got', SOURCE: '$want'"
+done
+s=$(stats)
+if [ "$(field passthrough "$s")" = 0 ]; then
+	kernel=$(uname -r)
+	IFS=. read -r major minor _ <<<"$kernel"
+	if [ "$major" -lt 6 ] || { [ "$major" = 6 ] && [ "${minor%%[!0-9]*}" -lt 9 ]; }; then
+		sv_skip "kernel $kernel has no FUSE passthrough (Linux 6.9 and later)"
+	fi
+	sv_fail "no open read by passthrough on kernel $kernel: $s; $(grep passthrough "$SV_LOG")"
+fi
+[ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" = 0 ] ||
+	sv_fail "3 opens of $big: expected passthrough=3 reads=0: $s"
+[ "$(cd "$mnt" && as_nobody cat "$small")" = readme ] || sv_fail "$small through the view"
+s=$(stats)
+[ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" -ge 1 ] ||
+	sv_fail "a 7-byte file: expected a read through the daemon, no passthrough: $s"
+sv_pass "4 MiB file read 3 times with O_NOATIME by passthrough (no READ); a small file through the daemon"
+
+# 2. Open files of one file share its backing file: 4 readers at once, each
+#    holding 4 open files of it (one mapped), closing and reopening half.
+readers=()
+for i in 1 2 3 4; do
+	(for _ in 1 2 3 4 5; do as_nobody "$PROBE" share "$mnt/$big" 4; done) >"$SV_TMP/share.$i" &
+	readers+=($!)
+done
+SV_PIDS+=("${readers[@]}")
+for p in "${readers[@]}"; do sv_wait_exit "$p" 120; done
+sort "$SV_TMP"/share.* | uniq -c >"$SV_TMP/share.all"
+[ "$(cat "$SV_TMP/share.all")" = "     20 share ok ${want##* }" ] ||
+	sv_fail "shared open files of $big: $(cat "$SV_TMP/share.all")"
+sv_pass "20 rounds of 4 open files of one file at once, by 4 readers: all read whole, one mapped"
+
+# 3. No fd of the daemon per open file: 300 held open.
+fds_before=$(ls "/proc/$SV_DAEMON/fd" | wc -l)
+coproc HOLD { as_nobody "$PROBE" hold $(printf "$mnt/$big %.0s" $(seq 300)); }
+SV_PIDS+=("$HOLD_PID")
+read -r held <&"${HOLD[0]}"
+fds_held=$(ls "/proc/$SV_DAEMON/fd" | wc -l)
+exec {HOLD[1]}>&-
+read -r reread <&"${HOLD[0]}"
+[ "$held" = "opened 300 failed 0" ] && [ "$reread" = "read 300 failed 0" ] ||
+	sv_fail "300 open files of $big: $held; $reread"
+[ $((fds_held - fds_before)) -lt 10 ] ||
+	sv_fail "the daemon's fds went from $fds_before to $fds_held with 300 open files"
+sv_pass "300 open files of $big held and read; the daemon's fds $fds_before -> $fds_held"
+sv_unmount "$mnt"
+
+# 4. -o no_passthrough: the same bytes, every read through the daemon.
+sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,no_passthrough
+got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
+[ "$got" = "$want" ] || sv_fail "$big with no_passthrough: '$got'"
+s=$(stats)
+[ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ] ||
+	sv_fail "no_passthrough: expected reads through the daemon only: $s"
+sv_pass "no_passthrough: $big read through the daemon ($(field reads "$s") reads)"
+sv_unmount "$mnt"
+
+"$PROBE" times "$src" >"$SV_TMP/times.after"
+diff -u <(sv_comparable_times "$SV_LOG" "$SV_TMP/times.before") \
+	<(sv_comparable_times "$SV_LOG" "$SV_TMP/times.after") >&2 || sv_fail "SOURCE's times changed"
+sv_pass "SOURCE's times unchanged by checks 1-4"
+
+# 5. A SOURCE the kernel will not back files with (on overlayfs, itself
+#    stacked): said once, and every read through the daemon.  (overlayfs
+#    updates its lower layer's atimes as it pleases: checked above.)
+ov=$SV_TMP/overlay
+mkdir -p "$ov/upper" "$ov/work" "$ov/merged"
+if mount -t overlay overlay -o "lowerdir=$src,upperdir=$ov/upper,workdir=$ov/work" "$ov/merged"; then
+	SV_UNDO+=("umount -l '$ov/merged' 2>/dev/null")
+	sv_mount "$ov/merged" "$mnt" -o uid=65534,gid=65534,allow_other
+	for _ in 1 2; do
+		got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
+		[ "$got" = "$want" ] || sv_fail "$big over overlayfs: '$got'"
+	done
+	s=$(stats)
+	[ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ] ||
+		sv_fail "SOURCE on overlayfs: expected reads through the daemon only: $s"
+	[ "$(grep -c 'refuses passthrough' "$SV_LOG")" = 1 ] ||
+		sv_fail "the refusal was not said once: $(grep passthrough "$SV_LOG")"
+	sv_pass "SOURCE on overlayfs: $(grep -o 'refuses passthrough ([^)]*)' "$SV_LOG"), said once; read through the daemon"
+	sv_unmount "$mnt"
+	umount "$ov/merged"
+else
+	echo "skip: no overlayfs here, so no SOURCE the kernel refuses to back files with"
+fi
