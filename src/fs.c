@@ -132,5 +132,6 @@ void sv_fs_log_stats(struct sv_fs *fs)
 		  inodes, dir_fds, sv_prefetch_count(fs->prefetch),
 		  __atomic_load_n(&fs->stats.listing_ends, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.read_ahead_used, __ATOMIC_RELAXED),
-		  sv_readahead_count(fs->readahead), sv_passthrough_count(fs->passthrough));
+		  sv_readahead_count(fs->readahead),
+		  __atomic_load_n(&fs->stats.passthrough, __ATOMIC_RELAXED));
 }

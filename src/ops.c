@@ -643,6 +643,7 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fs->passthrough && !as_file && st.st_size > SV_READAHEAD_MAX_FILE_SIZE &&
 	    (backing_id = sv_passthrough_get(fs->passthrough, inode, fd)) > 0) {
 		close(fd);
+		SV_STAT_ADD(fs, passthrough);
 		fi->fh = SV_PASSTHROUGH_FH;
 		if (sv_passthrough_reply_open(req, fi, backing_id) == -ENOENT)
 			sv_passthrough_put(fs->passthrough, inode);

@@ -53,7 +53,6 @@ struct sv_passthrough {
 	struct fuse_session *se;
 	GMutex lock;		/* the inodes' backing ids and users */
 	bool on;		/* asked for at INIT, and not refused since */
-	unsigned long opens;
 };
 
 struct sv_passthrough *sv_passthrough_new(struct fuse_session *se)
@@ -128,8 +127,6 @@ int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd
 		inode->backing_id = id;
 		inode->backing_users = 1;
 	}
-	if (id > 0)
-		pt->opens++;
 	g_mutex_unlock(&pt->lock);
 	return id;
 }
@@ -157,16 +154,4 @@ int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, i
 	struct iovec iov = { .iov_base = &out, .iov_len = sizeof(out) };
 
 	return fuse_reply_iov(req, &iov, 1);
-}
-
-unsigned long sv_passthrough_count(struct sv_passthrough *pt)
-{
-	unsigned long opens;
-
-	if (!pt)
-		return 0;
-	g_mutex_lock(&pt->lock);
-	opens = pt->opens;
-	g_mutex_unlock(&pt->lock);
-	return opens;
 }

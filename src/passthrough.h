@@ -52,7 +52,4 @@ void sv_passthrough_put(struct sv_passthrough *pt, struct sv_inode *inode);
 /* Answers an open with fi's flags, read by passthrough from backing_id. */
 int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, int backing_id);
 
-/* Opens answered with a backing file so far; 0 for NULL. */
-unsigned long sv_passthrough_count(struct sv_passthrough *pt);
-
 #endif
