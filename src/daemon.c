@@ -135,7 +135,8 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		goto out;
 	}
 	fs.se = se;
-	if (!opts->no_passthrough)
+	/* Registering backing files takes CAP_SYS_ADMIN: not worth asking for otherwise. */
+	if (!opts->no_passthrough && geteuid() == 0)
 		fs.passthrough = sv_passthrough_new(se);
 	status = SV_EXIT_MOUNT;
 	if (fuse_set_signal_handlers(se) < 0) {
