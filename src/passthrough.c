@@ -53,6 +53,7 @@ struct sv_passthrough {
 	struct fuse_session *se;
 	GMutex lock;		/* the inodes' backing ids and users */
 	bool on;		/* asked for at INIT, and not refused since */
+	bool refusal_said;
 };
 
 struct sv_passthrough *sv_passthrough_new(struct fuse_session *se)
@@ -103,6 +104,22 @@ void sv_passthrough_negotiate(struct sv_passthrough *pt, const struct fuse_buf *
 	g_mutex_unlock(&pt->lock);
 }
 
+/*
+ * Without CAP_SYS_ADMIN or the ioctl no file will do, and passthrough is
+ * turned off.  Other refusals concern the file's filesystem (one itself
+ * stacked: ELOOP, or one that cannot back files): files on others are
+ * still tried, as SOURCE may span filesystems.  Said once either way.
+ */
+static void refused(struct sv_passthrough *pt, int err)
+{
+	if (err == -EPERM || err == -ENOTTY)
+		pt->on = false;
+	if (!pt->refusal_said)
+		g_message("the kernel refuses passthrough (%s): %s read through the daemon",
+			  g_strerror(-err), pt->on ? "such files are" : "files are");
+	pt->refusal_said = true;
+}
+
 int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd)
 {
 	struct fuse_backing_map map = { .fd = fd };
@@ -116,13 +133,7 @@ int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd
 		id = -EOPNOTSUPP;
 	} else if ((id = ioctl(fuse_session_fd(pt->se), FUSE_DEV_IOC_BACKING_OPEN, &map)) < 0) {
 		id = -errno;
-		/*
-		 * Seldom about this file alone: no CAP_SYS_ADMIN, SOURCE itself
-		 * stacked (ELOOP), or its filesystem cannot back files.
-		 */
-		pt->on = false;
-		g_message("the kernel refuses passthrough (%s): files are read through the daemon",
-			  g_strerror(-id));
+		refused(pt, id);
 	} else {
 		inode->backing_id = id;
 		inode->backing_users = 1;

@@ -41,8 +41,8 @@ void sv_passthrough_negotiate(struct sv_passthrough *pt, const struct fuse_buf *
  * Registers fd, a file of SOURCE open for reading, as the backing file of
  * inode's open files, or counts one more user of the one registered.
  * Returns the backing id to answer the open with, or a negative errno:
- * the open is then read through the daemon.  A failure turns passthrough
- * off for good, as its causes concern the whole mount.
+ * the open is then read through the daemon.  A refusal that every file
+ * would meet turns passthrough off.
  */
 int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd);
 

@@ -3,7 +3,7 @@
 # straight from SOURCE's file, with no READ request and no fd of the daemon
 # per open file; all open files of one file share its backing file, and
 # smaller files still come through the daemon.  -o no_passthrough turns it
-# off, and a SOURCE the kernel refuses turns it off by itself.
+# off; files the kernel refuses to back are read through the daemon.
 . "$(dirname "$0")/../lib.sh"
 sv_require_fuse
 sv_tmpdir
@@ -87,26 +87,39 @@ diff -u <(sv_comparable_times "$SV_LOG" "$SV_TMP/times.before") \
 	<(sv_comparable_times "$SV_LOG" "$SV_TMP/times.after") >&2 || sv_fail "SOURCE's times changed"
 sv_pass "SOURCE's times unchanged by checks 1-4"
 
-# 5. A SOURCE the kernel will not back files with (on overlayfs, itself
-#    stacked): said once, and every read through the daemon.  (overlayfs
-#    updates its lower layer's atimes as it pleases: checked above.)
-ov=$SV_TMP/overlay
-mkdir -p "$ov/upper" "$ov/work" "$ov/merged"
-if mount -t overlay overlay -o "lowerdir=$src,upperdir=$ov/upper,workdir=$ov/work" "$ov/merged"; then
-	SV_UNDO+=("umount -l '$ov/merged' 2>/dev/null")
-	sv_mount "$ov/merged" "$mnt" -o uid=65534,gid=65534,allow_other
+# 5. A SOURCE spanning filesystems, one store path on an overlayfs, which
+#    the kernel will not back files with (itself stacked): its large file
+#    is read through the daemon, the refusal said once, and large files
+#    elsewhere in SOURCE still by passthrough.
+hello=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12
+stacked=5v9cx2iz5l0fxm9qw7d8y2a0n8dxkq9j-stacked-1.0
+src2=$SV_TMP/store2 ov=$SV_TMP/overlay
+mkdir -p "$src2/$stacked" "$ov/lower/lib" "$ov/upper" "$ov/work"
+cp -a "$src/$hello" "$src2/"
+head -c 3145728 /dev/urandom >"$ov/lower/lib/big.bin"
+want2=$(cd "$ov/lower" && "$PROBE" noatime-open lib/big.bin)
+if mount -t overlay overlay -o "lowerdir=$ov/lower,upperdir=$ov/upper,workdir=$ov/work" \
+	"$src2/$stacked"; then
+	SV_UNDO+=("umount -l '$src2/$stacked' 2>/dev/null")
+	sv_mount "$src2" "$mnt" -o uid=65534,gid=65534,allow_other
 	for _ in 1 2; do
-		got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
-		[ "$got" = "$want" ] || sv_fail "$big over overlayfs: '$got'"
+		got=$(cd "$mnt/$stacked" && as_nobody "$PROBE" noatime-open lib/big.bin)
+		[ "$got" = "${want2}" ] || sv_fail "a large file on overlayfs: '$got', not '$want2'"
 	done
 	s=$(stats)
 	[ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ] ||
-		sv_fail "SOURCE on overlayfs: expected reads through the daemon only: $s"
+		sv_fail "a large file on overlayfs: expected reads through the daemon only: $s"
+	got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
+	[ "$got" = "$want" ] || sv_fail "$big beside the overlayfs: '$got'"
+	s=$(stats)
+	[ "$(field passthrough "$s")" = 1 ] ||
+		sv_fail "$big beside the overlayfs: expected passthrough=1: $s"
 	[ "$(grep -c 'refuses passthrough' "$SV_LOG")" = 1 ] ||
 		sv_fail "the refusal was not said once: $(grep passthrough "$SV_LOG")"
-	sv_pass "SOURCE on overlayfs: $(grep -o 'refuses passthrough ([^)]*)' "$SV_LOG"), said once; read through the daemon"
+	sv_pass "a large file on overlayfs read twice through the daemon, the refusal said once" \
+		"($(grep -o 'refuses passthrough ([^)]*)' "$SV_LOG")); one beside it by passthrough"
 	sv_unmount "$mnt"
-	umount "$ov/merged"
+	umount "$src2/$stacked"
 else
-	echo "skip: no overlayfs here, so no SOURCE the kernel refuses to back files with"
+	echo "skip: no overlayfs here, so no file the kernel refuses to back"
 fi
