@@ -33,6 +33,12 @@ if [ "$(field passthrough "$s")" = 0 ]; then
 	if [ "$major" -lt 6 ] || { [ "$major" = 6 ] && [ "${minor%%[!0-9]*}" -lt 9 ]; }; then
 		sv_skip "kernel $kernel has no FUSE passthrough (Linux 6.9 and later)"
 	fi
+	for config in /proc/config.gz "/boot/config-$kernel"; do
+		[ -r "$config" ] || continue
+		zgrep -q '^CONFIG_FUSE_PASSTHROUGH=y' "$config" ||
+			sv_skip "kernel $kernel is built without CONFIG_FUSE_PASSTHROUGH ($config)"
+		break
+	done
 	sv_fail "no open read by passthrough on kernel $kernel: $s; $(grep passthrough "$SV_LOG")"
 fi
 [ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" = 0 ] ||
