@@ -23,13 +23,20 @@ bool sv_init_is_init(const struct fuse_buf *buf)
 	       in->opcode == FUSE_INIT;
 }
 
-static bool kernel_offers_parallel_dirops(const struct fuse_buf *buf)
+/* What the kernel offers in INIT: flags, and flags2 as bits 32-63. */
+static uint64_t kernel_offers(const struct fuse_buf *buf)
 {
 	const struct fuse_in_header *in = buf->mem;
 	const struct fuse_init_in *init = (const void *)(in + 1);
+	size_t len = buf->size - sizeof(*in);
+	uint64_t flags = 0;
 
-	return buf->size >= sizeof(*in) + offsetof(struct fuse_init_in, flags) + sizeof(init->flags) &&
-	       (init->flags & FUSE_PARALLEL_DIROPS);
+	if (len >= offsetof(struct fuse_init_in, flags) + sizeof(init->flags))
+		flags = init->flags;
+	if ((flags & FUSE_INIT_EXT) &&
+	    len >= offsetof(struct fuse_init_in, flags2) + sizeof(init->flags2))
+		flags |= (uint64_t)init->flags2 << 32;
+	return flags;
 }
 
 /* Reads all that was written into the pipe; NULL if reading fails. */
@@ -60,7 +67,7 @@ static void forward(GByteArray *written, int fuse_fd, const struct fuse_buf *req
 		    struct sv_passthrough *pt)
 {
 	uint64_t unique = ((const struct fuse_in_header *)request->mem)->unique;
-	bool parallel_dirops = kernel_offers_parallel_dirops(request);
+	uint64_t offered = kernel_offers(request);
 	size_t at = 0;
 
 	while (written->len - at >= sizeof(struct fuse_out_header)) {
@@ -73,9 +80,9 @@ static void forward(GByteArray *written, int fuse_fd, const struct fuse_buf *req
 		}
 		if (out->unique == unique && out->error == 0 &&
 		    out->len >= sizeof(*out) + offsetof(struct fuse_init_out, flags) + sizeof(init->flags)) {
-			if (parallel_dirops)
+			if (offered & FUSE_PARALLEL_DIROPS)
 				init->flags |= FUSE_PARALLEL_DIROPS;
-			sv_passthrough_negotiate(pt, request, init, out->len - sizeof(*out));
+			sv_passthrough_negotiate(pt, offered, init, out->len - sizeof(*out));
 		}
 		/* The kernel refuses replies to requests gone by, as it would have anyway. */
 		if (write(fuse_fd, out, out->len) < 0 && out->unique == unique)

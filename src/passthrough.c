@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -73,23 +74,13 @@ void sv_passthrough_free(struct sv_passthrough *pt)
 	g_free(pt);
 }
 
-static bool kernel_offers_passthrough(const struct fuse_buf *request)
-{
-	const struct fuse_in_header *in = request->mem;
-	const struct fuse_init_in *init = (const void *)(in + 1);
-
-	return request->size >= sizeof(*in) + offsetof(struct fuse_init_in, flags2) +
-				sizeof(init->flags2) &&
-	       (init->flags & FUSE_INIT_EXT) && (init->flags2 & (FUSE_PASSTHROUGH >> 32));
-}
-
-void sv_passthrough_negotiate(struct sv_passthrough *pt, const struct fuse_buf *request,
-			      void *init_out, size_t init_out_len)
+void sv_passthrough_negotiate(struct sv_passthrough *pt, uint64_t offered, void *init_out,
+			      size_t init_out_len)
 {
 	struct fuse_init_out *init = init_out;
 	uint32_t depth = STACK_DEPTH;
 
-	if (!pt || !kernel_offers_passthrough(request)) {
+	if (!pt || !(offered & FUSE_PASSTHROUGH)) {
 		g_debug("no passthrough: %s", pt ? "the kernel does not offer it" : "not wanted");
 		return;
 	}

@@ -14,7 +14,6 @@
 #ifndef STOREVIEW_PASSTHROUGH_H
 #define STOREVIEW_PASSTHROUGH_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <fuse_lowlevel.h>
 
@@ -30,12 +29,13 @@ struct sv_passthrough *sv_passthrough_new(struct fuse_session *se);
 void sv_passthrough_free(struct sv_passthrough *pt);
 
 /*
- * For init.c: if the kernel offers passthrough in this INIT request, adds
- * the request for it to init_out, libfuse's successful reply, and turns
- * passthrough on.  pt may be NULL (not wanted): nothing is added.
+ * For init.c: if the kernel offers passthrough (offered: INIT's flags, and
+ * flags2 as bits 32-63), adds the request for it to init_out, libfuse's
+ * successful reply, and turns passthrough on.  pt may be NULL (not
+ * wanted): nothing is added.
  */
-void sv_passthrough_negotiate(struct sv_passthrough *pt, const struct fuse_buf *request,
-			      void *init_out, size_t init_out_len);
+void sv_passthrough_negotiate(struct sv_passthrough *pt, uint64_t offered, void *init_out,
+			      size_t init_out_len);
 
 /*
  * Registers fd, a file of SOURCE open for reading, as the backing file of
