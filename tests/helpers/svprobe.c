@@ -426,33 +426,20 @@ static int hold(int argc, char **argv)
 	return 0;
 }
 
-/* The SHA-256 of an fd's content read with pread, or of a mapping of it. */
-static char *sha256_of(int fd, bool mapped)
+/* The SHA-256 of a mapping of fd's whole content. */
+static char *sha256_mapped(int fd)
 {
 	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	char buf[65536];
 	struct stat st;
-	ssize_t n;
-	off_t at = 0;
+	void *map;
 
-	if (mapped) {
-		void *map;
-
-		if (fstat(fd, &st) < 0 || st.st_size == 0)
-			return g_strdup("maperr:size");
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED)
-			return g_strdup_printf("maperr:%s", errno_name(errno));
-		g_checksum_update(sum, map, st.st_size);
-		munmap(map, (size_t)st.st_size);
-		return g_strdup(g_checksum_get_string(sum));
-	}
-	while ((n = pread(fd, buf, sizeof(buf), at)) > 0) {
-		g_checksum_update(sum, (const guchar *)buf, n);
-		at += n;
-	}
-	if (n < 0)
-		return g_strdup_printf("readerr:%s", errno_name(errno));
+	if (fstat(fd, &st) < 0 || st.st_size == 0)
+		return g_strdup("maperr:size");
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return g_strdup_printf("maperr:%s", errno_name(errno));
+	g_checksum_update(sum, map, st.st_size);
+	munmap(map, (size_t)st.st_size);
 	return g_strdup(g_checksum_get_string(sum));
 }
 
@@ -481,7 +468,7 @@ static int share(const char *path, int n)
 				ret = 1;
 				break;
 			}
-			sum = sha256_of(fds[i], i == n - 1);
+			sum = i == n - 1 ? sha256_mapped(fds[i]) : sha256_fd(fds[i]);
 			if (!first)
 				first = g_strdup(sum);
 			if (strcmp(sum, first) != 0) {
