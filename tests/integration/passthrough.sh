@@ -97,11 +97,10 @@ sv_pass "SOURCE's times unchanged by checks 1-4"
 #    the kernel will not back files with (itself stacked): its large file
 #    is read through the daemon, the refusal said once, and large files
 #    elsewhere in SOURCE still by passthrough.
-hello=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12
 stacked=5v9cx2iz5l0fxm9qw7d8y2a0n8dxkq9j-stacked-1.0
 src2=$SV_TMP/store2 ov=$SV_TMP/overlay
 mkdir -p "$src2/$stacked" "$ov/lower/lib" "$ov/upper" "$ov/work"
-cp -a "$src/$hello" "$src2/"
+cp -a "$src/${big%%/*}" "$src2/"
 head -c 3145728 /dev/urandom >"$ov/lower/lib/big.bin"
 want2=$(cd "$ov/lower" && "$PROBE" noatime-open lib/big.bin)
 if mount -t overlay overlay -o "lowerdir=$ov/lower,upperdir=$ov/upper,workdir=$ov/work" \
