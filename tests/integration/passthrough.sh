@@ -65,12 +65,17 @@ sv_pass "20 rounds of 4 open files of one file at once, by 4 readers: all read w
 
 # 3. No fd of the daemon per open file: 300 held open.
 fds_before=$(ls "/proc/$SV_DAEMON/fd" | wc -l)
-coproc HOLD { as_nobody "$PROBE" hold $(printf "$mnt/$big %.0s" $(seq 300)); }
-SV_PIDS+=("$HOLD_PID")
-read -r held <&"${HOLD[0]}"
+mkfifo "$SV_TMP/hold.in"
+as_nobody "$PROBE" hold $(printf "$mnt/$big %.0s" $(seq 300)) <"$SV_TMP/hold.in" >"$SV_TMP/hold.out" &
+hold_pid=$!
+SV_PIDS+=("$hold_pid")
+exec {hold_w}>"$SV_TMP/hold.in"
+for _ in $(seq "$SV_WAIT_TENTHS"); do [ -s "$SV_TMP/hold.out" ] && break; sleep 0.1; done
+read -r held <"$SV_TMP/hold.out"
 fds_held=$(ls "/proc/$SV_DAEMON/fd" | wc -l)
-exec {HOLD[1]}>&-
-read -r reread <&"${HOLD[0]}"
+exec {hold_w}>&-
+sv_wait_exit "$hold_pid" 60
+reread=$(sed -n 2p "$SV_TMP/hold.out")
 [ "$held" = "opened 300 failed 0" ] && [ "$reread" = "read 300 failed 0" ] ||
 	sv_fail "300 open files of $big: $held; $reread"
 [ $((fds_held - fds_before)) -lt 10 ] ||
