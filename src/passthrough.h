@@ -49,7 +49,11 @@ int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd
 /* An open file of inode, got with sv_passthrough_get(), was released. */
 void sv_passthrough_put(struct sv_passthrough *pt, struct sv_inode *inode);
 
-/* Answers an open with fi's flags, read by passthrough from backing_id. */
+/*
+ * Answers an open, read by passthrough from backing_id, with fi's handle
+ * and noflush.  Its keep_cache would be moot: the kernel keeps no pages
+ * of its own for a file read so.
+ */
 int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, int backing_id);
 
 #endif
