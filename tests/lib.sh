@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the tests that mount: sourced, never run.
 #
 # Every mount made through sv_mount is unmounted, and every daemon killed,
@@ -60,7 +61,9 @@ sv_cleanup() {
 	done
 	# A traced daemon cannot exit until its tracer lets go.
 	for p in "${SV_TRACERS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+		if kill "$p" 2>/dev/null; then
+			wait "$p" 2>/dev/null || true
+		fi
 	done
 	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
 	for p in "${SV_PIDS[@]}"; do
@@ -103,6 +106,7 @@ sv_tmpdir() {
 	chmod 755 "$SV_TMP"
 	mkdir "$SV_TMP/reports"
 	install -m 755 "$SVPROBE" "$SV_TMP/svprobe"
+	# shellcheck disable=SC2034 # for the tests that source this file
 	PROBE="$SV_TMP/svprobe"
 }
 
@@ -119,8 +123,10 @@ sv_wait_exit() {
 		sleep 0.1
 	done
 	kill -0 "$pid" 2>/dev/null && sv_fail "process $pid still running after $2 s"
-	SV_STATUS=0
-	wait "$pid" || SV_STATUS=$?
+	local status=0
+	wait "$pid" || status=$?
+	# shellcheck disable=SC2034 # for the tests that source this file
+	SV_STATUS=$status
 }
 
 # sv_wait_for FILE SECONDS: waits until FILE exists and is not empty.
