@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tree-digest.sh: canonical digest of a directory tree, run by busybox sh.
 #
 # Usage: busybox sh tree-digest.sh DIR
