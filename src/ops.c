@@ -1,51 +1,50 @@
 /*
- * The FUSE operations of the view.  Every entry is reached as (its parent's
- * directory fd, its name) with *at() calls that never follow symlinks;
- * every writing operation answers EROFS.
+ * The FUSE operations of the view on entries and open files, the helpers
+ * the other handlers share (ops.h), and sv_ops, the table of them all.
+ * Every entry is reached as (its parent's directory fd, its name) with
+ * *at() calls that never follow symlinks.  Listings are in readdir.c,
+ * xattrs in xattr.c, the answers to writes in read_only.c.
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <glib.h>
 
 #include "fs.h"
+#include "ops.h"
 #include "policy.h"
 #include "virtfs.h"
 
 #define MAX_GROUPS 64
 
-static struct sv_fs *fs_of(fuse_req_t req)
+struct sv_fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-static struct sv_inode *inode_of(struct sv_fs *fs, fuse_ino_t ino)
+struct sv_inode *inode_of(struct sv_fs *fs, fuse_ino_t ino)
 {
 	if (ino == FUSE_ROOT_ID)
 		return sv_inode_table_root(fs->inodes);
 	return (struct sv_inode *)(uintptr_t)ino;
 }
 
-static fuse_ino_t ino_of(struct sv_fs *fs, struct sv_inode *inode)
+fuse_ino_t ino_of(struct sv_fs *fs, struct sv_inode *inode)
 {
 	if (inode == sv_inode_table_root(fs->inodes))
 		return FUSE_ROOT_ID;
 	return (fuse_ino_t)(uintptr_t)inode;
 }
 
-/* Checks the caller against SOURCE's real owner and mode, see policy.h. */
-static bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want)
+bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	gid_t groups[MAX_GROUPS];
@@ -66,11 +65,7 @@ static bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want)
 	return false;
 }
 
-/*
- * The directory an entry is reached from, held until put_parent_fd();
- * for the root, the root itself with an empty name (use AT_EMPTY_PATH).
- */
-static int get_parent_fd(struct sv_fs *fs, struct sv_inode *inode, const char **name)
+int get_parent_fd(struct sv_fs *fs, struct sv_inode *inode, const char **name)
 {
 	if (!inode->parent) {
 		*name = "";
@@ -80,7 +75,7 @@ static int get_parent_fd(struct sv_fs *fs, struct sv_inode *inode, const char **
 	return sv_inode_get_dirfd(fs->inodes, inode->parent);
 }
 
-static void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
+void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
 {
 	sv_inode_put_dirfd(fs->inodes, inode->parent ? inode->parent : inode);
 }
@@ -90,7 +85,7 @@ static void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
  * checks access against these modes, from its cache, without asking the
  * daemon: they must grant no more than SOURCE does.
  */
-static void present_attr(struct sv_fs *fs, struct stat *st)
+void present_attr(struct sv_fs *fs, struct stat *st)
 {
 	st->st_mode = sv_policy_narrow_mode(st->st_mode, st->st_uid, fs->opts->uid);
 	sv_policy_present_attr(st, fs->opts->uid, fs->opts->gid);
@@ -103,7 +98,7 @@ static bool same_inode(const struct stat *st, const struct sv_inode *inode)
 	return st->st_dev == inode->dev && st->st_ino == inode->ino;
 }
 
-static int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
+int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 {
 	const char *name;
 	int dirfd, ret = 0;
@@ -143,11 +138,7 @@ static void sv_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
-/*
- * Enters name in parent, whose real lstat e->attr holds, and counts one
- * kernel lookup of it.
- */
-static void enter_entry(struct sv_fs *fs, struct sv_inode *parent, const char *name,
+void enter_entry(struct sv_fs *fs, struct sv_inode *parent, const char *name,
 			struct fuse_entry_param *e)
 {
 	struct sv_inode *inode = sv_inode_table_lookup(fs->inodes, parent, name, &e->attr);
@@ -159,8 +150,7 @@ static void enter_entry(struct sv_fs *fs, struct sv_inode *parent, const char *n
 	SV_STAT_ADD(fs, lookups);
 }
 
-/* Looks name up in parent and counts one kernel lookup of the result. */
-static int do_lookup(struct sv_fs *fs, struct sv_inode *parent, int dirfd,
+int do_lookup(struct sv_fs *fs, struct sv_inode *parent, int dirfd,
 		     const char *name, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -276,268 +266,6 @@ static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, target);
 }
 
-/*
- * Directories are listed without a handle (see do_readdir()), and the
- * kernel keeps every listing: the watcher drops the root's when it changes.
- * Given ENOSYS once, a kernel that can do without stops sending opendirs.
- */
-static void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct sv_fs *fs = fs_of(req);
-
-	if (fs->no_opendir) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
-}
-
-/* A readable fd of dir_inode, or a negative errno. */
-static int open_dir_fd(struct sv_fs *fs, struct sv_inode *dir_inode)
-{
-	int fd, dfd;
-
-	fd = sv_inode_get_dirfd(fs->inodes, dir_inode);
-	if (fd < 0)
-		return fd;
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		dfd = -errno;
-	sv_inode_put_dirfd(fs->inodes, dir_inode);
-	return dfd;
-}
-
-/* Opens a stream of dir_inode's entries; returns 0 or a negative errno. */
-static int open_dir_stream(struct sv_fs *fs, struct sv_inode *dir_inode, DIR **dp)
-{
-	int dfd = open_dir_fd(fs, dir_inode);
-
-	if (dfd < 0)
-		return dfd;
-	*dp = fdopendir(dfd);
-	if (!*dp) {
-		int err = -errno;
-
-		close(dfd);
-		return err;
-	}
-	return 0;
-}
-
-/*
- * Where a reply's entries come from: SOURCE's directory, or a listing read
- * ahead.  Either way an entry is as readdir gave it; st is its lstat if
- * that is already known.
- */
-struct entry_source {
-	DIR *dir;
-	struct sv_listing *listing;
-	unsigned int next;		/* the listing's next entry */
-	int err;			/* why SOURCE's entries ended early */
-	bool full;			/* the reply is: entries are left */
-};
-
-struct entry {
-	const char *name;
-	ino_t ino;
-	unsigned char type;
-	off_t next_offset;
-	const struct stat *st;
-};
-
-static bool next_entry(struct entry_source *from, struct entry *entry)
-{
-	struct dirent *d;
-
-	if (from->listing) {
-		const struct sv_listing_entry *e;
-
-		do {
-			if (from->next == from->listing->count)
-				return false;
-			e = &from->listing->entries[from->next++];
-		} while (e->vanished);
-		*entry = (struct entry){ e->name, e->ino, e->type, e->next_offset, &e->st };
-		return true;
-	}
-	errno = 0;
-	d = readdir(from->dir);
-	if (!d) {
-		from->err = errno;
-		return false;
-	}
-	*entry = (struct entry){ d->d_name, d->d_ino, d->d_type, d->d_off, NULL };
-	return true;
-}
-
-/* Whether the listing ran to the directory's end. */
-static bool source_at_end(const struct entry_source *from)
-{
-	if (from->full)
-		return false;
-	if (from->listing)
-		return from->next == from->listing->count && from->listing->complete;
-	return from->err == 0;
-}
-
-/* Adds one directory entry to buf; returns its size, more than rem if it did not fit. */
-static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_inode,
-			int dirfd, const struct entry *entry, char *buf, size_t rem, bool plus,
-			int *err)
-{
-	struct fuse_entry_param e = { 0 };
-	size_t size;
-
-	*err = 0;
-	if (!sv_policy_is_dot_or_dotdot(entry->name) && !sv_fs_visible(fs, dir_inode, entry->name)) {
-		*err = -ENOENT;
-		return 0;
-	}
-	if (!plus) {
-		struct stat st = { .st_ino = entry->ino, .st_mode = (mode_t)entry->type << 12 };
-
-		if (fs->opts->virtfs_xattrs && entry->type != DT_UNKNOWN)
-			sv_virtfs_present_attr(&st);
-		return fuse_add_direntry(req, buf, rem, entry->name, &st, entry->next_offset);
-	}
-	if (sv_policy_is_dot_or_dotdot(entry->name)) {
-		e.attr.st_ino = entry->ino;
-		e.attr.st_mode = (mode_t)entry->type << 12;
-	} else if (entry->st) {
-		e.attr = *entry->st;
-		enter_entry(fs, dir_inode, entry->name, &e);
-	} else {
-		*err = do_lookup(fs, dir_inode, dirfd, entry->name, &e);
-		if (*err < 0)
-			return 0;
-	}
-	size = fuse_add_direntry_plus(req, buf, rem, entry->name, &e, entry->next_offset);
-	/* The kernel will not see this entry now: undo its lookup. */
-	if (size > rem && e.ino)
-		sv_inode_table_forget(fs->inodes, inode_of(fs, e.ino), 1);
-	return size;
-}
-
-/*
- * The listing read ahead that goes on after offset in dir_inode, or NULL.
- * One lstat checks that it still shows this directory as it is: a store
- * path collected and made again can come back under the same number.
- */
-static struct sv_listing *listing_read_ahead(struct sv_fs *fs, struct sv_inode *dir_inode,
-					     off_t offset, unsigned int *next)
-{
-	struct sv_listing *listing;
-	struct stat st;
-
-	listing = sv_prefetch_find(fs->prefetch, dir_inode->dev, dir_inode->ino, offset, next);
-	if (!listing)
-		return NULL;
-	if (stat_inode(fs, dir_inode, &st) < 0 ||
-	    st.st_mtim.tv_sec != listing->mtime.tv_sec || st.st_mtim.tv_nsec != listing->mtime.tv_nsec ||
-	    st.st_ctim.tv_sec != listing->ctime.tv_sec || st.st_ctim.tv_nsec != listing->ctime.tv_nsec) {
-		sv_prefetch_used(fs->prefetch, listing);
-		sv_listing_unref(listing);
-		return NULL;
-	}
-	return listing;
-}
-
-/*
- * Lists a directory from a listing read ahead (see prefetch.h), or else
- * from a stream opened for this request and sought to where the last one
- * stopped; the walker is then ahead of the read-ahead, which goes on from
- * here.  The kernel knows a listing is complete only from an empty reply,
- * which costs a second request per directory: below the top level, where
- * nothing changes, that one is answered without opening the directory
- * again.
- */
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, bool plus)
-{
-	struct sv_fs *fs = fs_of(req);
-	struct sv_inode *dir_inode = inode_of(fs, ino);
-	bool below_top_level = dir_inode->parent != NULL;
-	struct entry_source from = { 0 };
-	g_autofree char *buf = NULL;
-	GArray *subdirs = NULL;
-	off_t next_offset = offset;
-	size_t used = 0;
-	struct entry entry;
-	int err;
-
-	if (below_top_level && offset != 0 &&
-	    offset == __atomic_load_n(&dir_inode->listing_end, __ATOMIC_RELAXED)) {
-		SV_STAT_ADD(fs, listing_ends);
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	buf = g_malloc(size);
-	if (fs->prefetch && below_top_level)
-		from.listing = listing_read_ahead(fs, dir_inode, offset, &from.next);
-	if (from.listing) {
-		SV_STAT_ADD(fs, read_ahead_used);
-	} else {
-		err = open_dir_stream(fs, dir_inode, &from.dir);
-		if (err < 0) {
-			fuse_reply_err(req, -err);
-			return;
-		}
-		if (fs->prefetch)
-			subdirs = sv_subdirs_new();
-		if (offset != 0)
-			seekdir(from.dir, offset);
-	}
-	/* A path collected and made again may come back under the same number. */
-	if (offset == 0 && below_top_level)
-		__atomic_store_n(&dir_inode->listing_end, 0, __ATOMIC_RELAXED);
-	while (next_entry(&from, &entry)) {
-		size_t entsize = add_entry(req, fs, dir_inode, from.dir ? dirfd(from.dir) : -1,
-					   &entry, buf + used, size - used, plus, &err);
-
-		if (err == 0 && entsize > size - used) {
-			from.full = true;
-			break;
-		}
-		/* Hidden entries, and ones that vanished since readdir, are not listed. */
-		if (err == 0 && subdirs && entry.type == DT_DIR &&
-		    !sv_policy_is_dot_or_dotdot(entry.name))
-			sv_subdirs_add(subdirs, entry.name, entry.ino);
-		if (err == 0) {
-			used += entsize;
-			next_offset = entry.next_offset;
-		}
-	}
-	if (source_at_end(&from) && below_top_level)
-		__atomic_store_n(&dir_inode->listing_end, next_offset, __ATOMIC_RELAXED);
-	if (from.err > 0 && used == 0)
-		fuse_reply_err(req, from.err);
-	else
-		fuse_reply_buf(req, buf, used);
-	if (from.listing) {
-		if (from.next == from.listing->count && !from.full)
-			sv_prefetch_used(fs->prefetch, from.listing);
-		sv_listing_unref(from.listing);
-	} else if (subdirs) {
-		/* The top level changes: no listing of it is kept. */
-		sv_prefetch_missed(fs->prefetch, dir_inode->dev, dir_inode->ino, from.dir,
-				   below_top_level && !source_at_end(&from), next_offset, subdirs);
-	} else {
-		closedir(from.dir);
-	}
-}
-
-static void sv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-		       struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, offset, false);
-}
-
-static void sv_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-			   struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, offset, true);
-}
 
 /*
  * In the mapped-xattr layout a symlink is a regular file holding its target,
@@ -749,239 +477,7 @@ static void sv_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
-/*
- * xattr calls have no *at() form here: go through /proc/self/fd of the
- * parent, whose last component (a checked name) is not followed.
- */
-static int xattr_path(struct sv_fs *fs, struct sv_inode *inode, char *path, size_t size)
-{
-	const char *name;
-	int dirfd = get_parent_fd(fs, inode, &name);
 
-	if (dirfd < 0)
-		return dirfd;
-	if (*name)
-		snprintf(path, size, "/proc/self/fd/%d/%s", dirfd, name);
-	else
-		snprintf(path, size, "/proc/self/fd/%d", dirfd);
-	return 0;
-}
-
-/* The real lstat fields the mapped-xattr layout reports. */
-static int real_stat_for_virtfs(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
-{
-	const char *name;
-	int dirfd, ret = 0;
-
-	memset(st, 0, sizeof(*st));
-	st->st_mode = inode->mode;
-	st->st_uid = inode->uid;
-	st->st_gid = inode->gid;
-	if (!S_ISCHR(inode->mode) && !S_ISBLK(inode->mode))
-		return 0;
-	/* Only device numbers are not kept in the inode table. */
-	dirfd = get_parent_fd(fs, inode, &name);
-	if (dirfd < 0)
-		return dirfd;
-	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0)
-		ret = -errno;
-	put_parent_fd(fs, inode);
-	return ret;
-}
-
-static void reply_synthesized_xattr(fuse_req_t req, struct sv_fs *fs, struct sv_inode *inode,
-				    const char *xname, size_t size)
-{
-	g_autofree char *value = size ? g_malloc(size) : NULL;
-	struct stat st;
-	ssize_t len;
-	int ret = real_stat_for_virtfs(fs, inode, &st);
-
-	if (ret < 0) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	len = sv_virtfs_getxattr(&st, xname, value, size);
-	if (len < 0)
-		fuse_reply_err(req, (int)-len);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)len);
-	else
-		fuse_reply_buf(req, value, (size_t)len);
-}
-
-static void sv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *xname, size_t size)
-{
-	struct sv_fs *fs = fs_of(req);
-	struct sv_inode *inode = inode_of(fs, ino);
-	char path[64 + NAME_MAX];
-	g_autofree char *value = NULL;
-	ssize_t len;
-	int ret;
-
-	if (fs->opts->virtfs_xattrs && sv_virtfs_is_synthesized(xname)) {
-		reply_synthesized_xattr(req, fs, inode, xname, size);
-		return;
-	}
-	ret = xattr_path(fs, inode, path, sizeof(path));
-	if (ret < 0) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	value = size ? g_malloc(size) : NULL;
-	/* The root's path is the /proc link itself, which must be followed. */
-	if (inode->parent)
-		len = lgetxattr(path, xname, value, size);
-	else
-		len = getxattr(path, xname, value, size);
-	put_parent_fd(fs, inode);
-	if (len < 0)
-		fuse_reply_err(req, errno);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)len);
-	else
-		fuse_reply_buf(req, value, (size_t)len);
-}
-
-/* Drops the names the mapped-xattr layout synthesizes from a real list. */
-static size_t drop_synthesized_names(char *list, size_t len)
-{
-	size_t out = 0;
-
-	for (size_t i = 0; i < len;) {
-		size_t n = strnlen(list + i, len - i) + 1;
-
-		if (!sv_virtfs_is_synthesized(list + i)) {
-			memmove(list + out, list + i, n);
-			out += n;
-		}
-		i += n;
-	}
-	return out;
-}
-
-static void sv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	struct sv_fs *fs = fs_of(req);
-	struct sv_inode *inode = inode_of(fs, ino);
-	char path[64 + NAME_MAX];
-	/* Room for the whole real list plus the synthesized names. */
-	g_autofree char *list = g_malloc(XATTR_LIST_MAX + 128);
-	ssize_t len, extra;
-	struct stat st;
-	int ret = xattr_path(fs, inode, path, sizeof(path));
-
-	if (ret < 0) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	if (inode->parent)
-		len = llistxattr(path, list, XATTR_LIST_MAX);
-	else
-		len = listxattr(path, list, XATTR_LIST_MAX);
-	put_parent_fd(fs, inode);
-	if (len < 0) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	if (fs->opts->virtfs_xattrs) {
-		len = (ssize_t)drop_synthesized_names(list, (size_t)len);
-		ret = real_stat_for_virtfs(fs, inode, &st);
-		if (ret < 0) {
-			fuse_reply_err(req, -ret);
-			return;
-		}
-		extra = sv_virtfs_listxattr(&st, list + len, 128);
-		len += extra;
-	}
-	if (size == 0)
-		fuse_reply_xattr(req, (size_t)len);
-	else if ((size_t)len > size)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, list, (size_t)len);
-}
-
-/* The mount is read-only, so the kernel answers most writes itself; these are the backstop. */
-static void reply_erofs(fuse_req_t req)
-{
-	fuse_reply_err(req, EROFS);
-}
-
-static void sv_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-		       struct fuse_file_info *fi)
-{
-	reply_erofs(req);
-}
-
-static void sv_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
-{
-	reply_erofs(req);
-}
-
-static void sv_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	reply_erofs(req);
-}
-
-static void sv_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	reply_erofs(req);
-}
-
-static void sv_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
-{
-	reply_erofs(req);
-}
-
-static void sv_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname, unsigned int flags)
-{
-	reply_erofs(req);
-}
-
-static void sv_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
-{
-	reply_erofs(req);
-}
-
-static void sv_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
-{
-	reply_erofs(req);
-}
-
-static void sv_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
-			 off_t off, struct fuse_file_info *fi)
-{
-	reply_erofs(req);
-}
-
-static void sv_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-			size_t size, int flags)
-{
-	reply_erofs(req);
-}
-
-static void sv_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	reply_erofs(req);
-}
-
-static void sv_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
-			 off_t length, struct fuse_file_info *fi)
-{
-	reply_erofs(req);
-}
-
-static void sv_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
-			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
-			       off_t off_out, struct fuse_file_info *fi_out,
-			       size_t len, int flags)
-{
-	reply_erofs(req);
-}
 
 const struct fuse_lowlevel_ops sv_ops = {
 	.init = sv_init,
