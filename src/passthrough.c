@@ -8,41 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <glib.h>
-#include <linux/fuse.h>
 
+#include "compat.h"
 #include "passthrough.h"
 
-/*
- * Kernel ABI of Linux 6.9 (protocol 7.40), newer than Debian 12's headers;
- * a kernel without it neither offers the flag nor knows the ioctls.
- */
-#ifndef FUSE_PASSTHROUGH
-#define FUSE_PASSTHROUGH (1ULL << 37)
-#endif
-#ifndef FOPEN_PASSTHROUGH
-#define FOPEN_PASSTHROUGH (1 << 7)
-#endif
-#ifndef FUSE_DEV_IOC_BACKING_OPEN
-struct fuse_backing_map {
-	int32_t fd;
-	uint32_t flags;
-	uint64_t padding;
-};
-#define FUSE_DEV_IOC_BACKING_OPEN _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
-#define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
-#endif
-/* fuse_init_out.max_stack_depth, the word after flags2 (unused[0] here). */
-#define MAX_STACK_DEPTH_OFFSET (offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t))
-/* The fuse_open_out that names a backing file (its padding here). */
-struct open_out_with_backing {
-	uint64_t fh;
-	uint32_t open_flags;
-	int32_t backing_id;
-};
-G_STATIC_ASSERT(sizeof(struct open_out_with_backing) == sizeof(struct fuse_open_out));
+#define MAX_STACK_DEPTH_OFFSET offsetof(struct fuse_init_out, SV_INIT_OUT_MAX_STACK_DEPTH)
 
 /*
  * SOURCE's files are on a filesystem that stacks on nothing (depth 0), and
@@ -148,10 +120,10 @@ void sv_passthrough_put(struct sv_passthrough *pt, struct sv_inode *inode)
 
 int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, int backing_id)
 {
-	struct open_out_with_backing out = {
+	struct fuse_open_out out = {
 		.fh = fi->fh,
 		.open_flags = FOPEN_PASSTHROUGH | (fi->noflush ? FOPEN_NOFLUSH : 0),
-		.backing_id = backing_id,
+		.SV_OPEN_OUT_BACKING_ID = backing_id,
 	};
 	struct iovec iov = { .iov_base = &out, .iov_len = sizeof(out) };
 

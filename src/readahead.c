@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "policy.h"
 #include "readahead.h"
 
@@ -84,17 +85,6 @@ static int open_quietly(int dir_fd, const char *name, int flags)
 		fd = openat(dir_fd, name, flags);
 	return fd;
 }
-
-/* cachestat(2), Linux 6.5; Debian 12's headers predate it. */
-#ifndef __NR_cachestat
-#define __NR_cachestat 451
-#endif
-struct cachestat_range {
-	uint64_t off, len;
-};
-struct cachestat {
-	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-};
 
 /*
  * Whether all the file's pages are in memory, asked without reading (which
