@@ -28,6 +28,9 @@ expect_enoent() {
 	case $out in *"No such file or directory"*) ;; *) sv_fail "$what: expected ENOENT, got: $out" ;; esac
 }
 
+# names DIR: DIR's entries on one line, sorted.
+names() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort | paste -sd' '; }
+
 # Bad closure files are refused before anything is mounted.
 printf '/nix/store/%s\n' "$A" >"$closure"
 if out=$("$STOREVIEW" -o closure="$closure" "$src" "$mnt" 2>&1); then sv_fail "foreign store path accepted"; fi
@@ -45,7 +48,7 @@ printf '# closure of b\n/nix/store/%s\n/nix/store/%s/file\n\n/nix/store/zzzz-mis
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,closure="$closure",store_dir=/nix/store
 grep -q "warning: closure $closure: 1 entries are not in SOURCE, e.g. 'zzzz-missing'" "$SV_LOG" ||
 	sv_fail "no warning for the missing entry"
-[ "$(ls "$mnt" | tr '\n' ' ')" = "$A $B " ] || sv_fail "ls shows: $(ls "$mnt")"
+[ "$(names "$mnt")" = "$A $B" ] || sv_fail "the view lists: $(names "$mnt")"
 expect_enoent "stat" stat "$mnt/$C"
 expect_enoent "open" cat "$mnt/$C/file"
 expect_enoent "readlink" readlink -v "$mnt/$C/link"
@@ -66,7 +69,7 @@ mv "$closure.new" "$closure"
 kill -HUP "$SV_DAEMON"
 for _ in $(seq 100); do grep -q 'reloaded' "$SV_LOG" && break; sleep 0.05; done
 grep -q "closure $closure reloaded: 2 entries, 1 added, 2 removed" "$SV_LOG" || sv_fail "no reload logged: $(cat "$SV_LOG")"
-[ "$(ls "$mnt" | tr '\n' ' ')" = "$B $C " ] || sv_fail "after reload ls shows: $(ls "$mnt")"
+[ "$(names "$mnt")" = "$B $C" ] || sv_fail "after reload the view lists: $(names "$mnt")"
 expect_enoent "stat of a removed entry" stat "$mnt/$A/file"
 [ "$(cat "$mnt/$C/file")" = "$C" ] || sv_fail "added entry unreadable"
 kill -0 "$reader" || sv_fail "the reader of a kept entry failed during the reload"
@@ -80,7 +83,7 @@ kill -HUP "$SV_DAEMON"
 for _ in $(seq 100); do grep -q 'stays in force' "$SV_LOG" && break; sleep 0.05; done
 grep -q "warning: closure $closure:1: '../escape' .*; the previous closure stays in force" "$SV_LOG" ||
 	sv_fail "bad reload not reported: $(tail -2 "$SV_LOG")"
-[ "$(ls "$mnt" | tr '\n' ' ')" = "$B $C " ] || sv_fail "a bad reload changed the view"
+[ "$(names "$mnt")" = "$B $C" ] || sv_fail "a bad reload changed the view"
 sv_unmount "$mnt"
 grep -q 'hidden=[1-9]' "$SV_LOG" || sv_fail "hidden lookups not counted"
 sv_pass "a bad closure on reload is reported and the previous one stays in force"
