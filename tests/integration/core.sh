@@ -69,7 +69,7 @@ sv_pass "a 0400 root file and a file in a 0500 root dir give EACCES to nobody th
 e=$mnt/0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12/lib
 [ "$(readlink "$e/absolute-outside")" = /etc/hostname ] || sv_fail "absolute symlink target changed"
 [ "$(readlink "$e/dotdot-outside")" = ../../../outside-canary ] || sv_fail "dotdot symlink target changed"
-[ -L "$e/absolute-outside" ] && [ -L "$e/dotdot-outside" ] || sv_fail "symlinks not shown as symlinks"
+{ [ -L "$e/absolute-outside" ] && [ -L "$e/dotdot-outside" ]; } || sv_fail "symlinks not shown as symlinks"
 sv_pass "outside-pointing symlinks shown as symlinks with their targets"
 
 # 6. Every writing path answers EROFS, as root and as nobody.
