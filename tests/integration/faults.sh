@@ -54,7 +54,7 @@ set +e
 "$STOREVIEW" -f "$src" "$mnt" 2>"$SV_TMP/refused"
 status=$?
 set -e
-[ "$status" != 0 ] && grep -q 'holds a dead view' "$SV_TMP/refused" || sv_fail "a dead view was not refused ($status): $(cat "$SV_TMP/refused")"
+{ [ "$status" != 0 ] && grep -q 'holds a dead view' "$SV_TMP/refused"; } || sv_fail "a dead view was not refused ($status): $(cat "$SV_TMP/refused")"
 sv_mount "$src" "$mnt" -o allow_other,recover_stale
 cmp "$e/big" "$mnt/${e##*/}/big" || sv_fail "recovered view serves other bytes"
 grep -q 'unmounted the dead view' "$SV_LOG" || sv_fail "recovery not logged"
@@ -73,11 +73,12 @@ hold_pid=$!
 exec {hold_w}>"$SV_TMP/hold.in"
 for _ in $(seq "$SV_WAIT_TENTHS"); do [ -s "$SV_TMP/hold.out" ] && break; sleep 0.1; done
 read -r held <"$SV_TMP/hold.out"
-set -- $held
+read -ra words <<<"$held"
+set -- "${words[@]}"
 errnos=$(printf '%s\n' "${@:5}" | sort -u | paste -sd,)
 echo "holding 200 files with the daemon limited to $limit fds: opened $2, failed $4 with $errnos"
 [ "$1 $3" = "opened failed" ] || sv_fail "hold: $held"
-[ "$2" -gt 0 ] && [ "$4" -gt 0 ] || sv_fail "expected some opens to succeed and some to fail: $held"
+{ [ "$2" -gt 0 ] && [ "$4" -gt 0 ]; } || sv_fail "expected some opens to succeed and some to fail: $held"
 [ "$errnos" = EMFILE ] || sv_fail "opens failed otherwise than with EMFILE: $errnos"
 # Under pressure, a directory never looked up needs a new fd too: an error, not a crash.
 ls "$mnt/${e##*/}/lib" >/dev/null 2>"$SV_TMP/ls.err" || true
