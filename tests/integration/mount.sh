@@ -11,7 +11,6 @@ command -v flock >/dev/null || sv_skip "needs flock (util-linux)"
 sv_tmpdir
 
 src=$SV_TMP/store mnt=$SV_TMP/view
-e=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12
 sv_make_store "$src"
 mkdir "$mnt"
 mapfile -d '' files < <("$PROBE" files "$src" | grep -zv secret)
@@ -46,7 +45,7 @@ sv_pass "mount -t fuse 'storeview#SOURCE' with $systemd_opts: ${#files[@]} O_NOA
 link=/usr/local/sbin/storeview
 exec 9</usr/local/sbin
 flock -w 300 9 || sv_fail "another test holds the lock on /usr/local/sbin"
-[ ! -e "$link" ] && [ ! -L "$link" ] || sv_skip "$link exists and is not this test's to replace"
+{ [ ! -e "$link" ] && [ ! -L "$link" ]; } || sv_skip "$link exists and is not this test's to replace"
 SV_REMOVE+=("$link")
 ln -s "$binary" "$link"
 
