@@ -38,7 +38,7 @@ sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,closure="$SV_TMP/closu
 # A, A/lib, A/lib/sub, B, B/share.
 n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 5)
 sleep 0.3
-[ "$n" = 5 ] && [ "$(prefetched)" = 5 ] ||
+{ [ "$n" = 5 ] && [ "$(prefetched)" = 5 ]; } ||
 	sv_fail "listing a root of 2 visible paths of 5 directories read $(prefetched) ahead"
 sv_unmount "$mnt"
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
@@ -46,12 +46,12 @@ sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
 # lib and lib/sub.
 n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 2)
 sleep 0.3
-[ "$n" = 2 ] && [ "$(prefetched)" = 2 ] ||
+{ [ "$n" = 2 ] && [ "$(prefetched)" = 2 ]; } ||
 	sv_fail "listing a directory, a file and a symlink to the directory read $(prefetched) ahead, expected 2"
 as_nobody ls "$mnt" >/dev/null
 n=$(sv_wait_stat "$SV_DAEMON" "$SV_LOG" prefetched 66)
 sleep 0.3
-[ "$n" = 66 ] && [ "$(prefetched)" = 66 ] ||
+{ [ "$n" = 66 ] && [ "$(prefetched)" = 66 ]; } ||
 	sv_fail "listing the top level of a whole store of 3008 directories read $(($(prefetched) - 2)) ahead, expected 64"
 sv_pass "a listing reads ahead the directories below it, not files, symlinks or what the closure hides, and 64 at most while nobody lists them"
 
@@ -72,7 +72,7 @@ diff -u "$SV_TMP/source.find" "$SV_TMP/view.find" >&2 || sv_fail "the walk diffe
 [ "$(as_nobody cat "$mnt/$A/lib/sub/file")" = a ] || sv_fail "file unreadable after the walk"
 n=$(prefetched) u=$(used)
 # The wide directory's 3000 subdirectories are listed only after all of it.
-[ "$n" -ge 5 ] && [ "$u" -ge 5 ] ||
+{ [ "$n" -ge 5 ] && [ "$u" -ge 5 ]; } ||
 	sv_fail "a walk of $(wc -l <"$SV_TMP/source.find") entries: $n directories read ahead, $u listings answered from them"
 sv_pass "a walk of $(wc -l <"$SV_TMP/view.find") entries matches SOURCE; $n directories read ahead, $u listings answered from them"
 sv_unmount "$mnt"
