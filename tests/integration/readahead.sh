@@ -37,10 +37,11 @@ evict_all() {
 }
 # For a failure's message: the counter, and the bytes in memory of DIR's files in listing order.
 residency() {
-	local f out="data_read_ahead=$(data_read_ahead):"
-	for f in $(ls -f "$src/$1"); do
-		[ -f "$src/$1/$f" ] && out+=" $f=$(resident "$src/$1/$f")"
-	done
+	local f out
+	out="data_read_ahead=$(data_read_ahead):"
+	while IFS= read -r f; do
+		out+=" $f=$(resident "$src/$1/$f")"
+	done < <(find "$src/$1" -mindepth 1 -maxdepth 1 -type f -printf '%f\n')
 	echo "$out"
 }
 # readahead(2) only starts the reads: waits for them.  And it is a hint:
@@ -79,7 +80,7 @@ sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
 cmp "$src/$A/lib/f01" <(as_nobody cat "$mnt/$A/lib/f01") || sv_fail "f01 reads other data than SOURCE holds"
 # f01 is counted too if the thread found it before the daemon read it.
 n1=$(settled_data_read_ahead 20)
-[ "$n1" -ge 20 ] && [ "$n1" -le 21 ] ||
+{ [ "$n1" -ge 20 ] && [ "$n1" -le 21 ]; } ||
 	sv_fail "reading f01 read $n1 files ahead, expected 20 or 21 (f02-f20, sub/below, f01)"
 wait_read_ahead "$src/$A"/lib/f{02..20} "$src/$A/lib/sub/below" ||
 	sv_fail "none of f02-f20 and sub/below in SOURCE's page cache after reading f01 ($(residency "$A/lib"))"
@@ -101,7 +102,7 @@ sleep 0.3
 [ "$(resident "$src/y.drv")" = 0 ] || sv_fail "reading x.drv read y.drv ahead"
 as_nobody cat "$mnt/$C/etc/h01" >/dev/null
 n=$(( $(settled_data_read_ahead $((n1 + 9))) - n1 ))
-[ "$n" -ge 9 ] && [ "$n" -le 10 ] && wait_read_ahead "$src/$C"/etc/h{02..10} ||
+{ [ "$n" -ge 9 ] && [ "$n" -le 10 ] && wait_read_ahead "$src/$C"/etc/h{02..10}; } ||
 	sv_fail "reading h01 in another store path read $n files ahead, expected h02-h10 (and h01) ($(residency "$C/etc"))"
 sv_pass "opening 10 files without reading them read nothing ahead, nor reading a top-level file or a second file; reading in another store path read its other 9 files"
 sv_unmount "$mnt"
@@ -111,7 +112,7 @@ evict_all
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,no_prefetch
 as_nobody cat "$mnt/$C/etc/h01" >/dev/null
 sleep 0.3
-[ "$(data_read_ahead)" = 0 ] && [ "$(resident "$src/$C/etc/h10")" = 0 ] ||
+{ [ "$(data_read_ahead)" = 0 ] && [ "$(resident "$src/$C/etc/h10")" = 0 ]; } ||
 	sv_fail "no_prefetch read $(data_read_ahead) files ahead"
 sv_pass "-o no_prefetch: reading a file reads nothing ahead"
 sv_unmount "$mnt"
