@@ -44,7 +44,7 @@ block_a_read() {
 unblock() {
 	kill -CONT "$INNER"
 	sv_wait_exit "$SLOW" 10
-	[ "$SV_STATUS" = 0 ] && [ "$(cat "$SV_TMP/slow.out")" = "inner $1" ] ||
+	{ [ "$SV_STATUS" = 0 ] && [ "$(cat "$SV_TMP/slow.out")" = "inner $1" ]; } ||
 		sv_fail "the read blocked in SOURCE ended with status $SV_STATUS: $(cat "$SV_TMP/slow.out")"
 }
 
@@ -52,6 +52,7 @@ unblock() {
 # that takes longer or a file reads wrong.
 read_fast_files() {
 	local view=$1 seconds=$2
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	timeout "$seconds" "${SV_NOBODY[@]}" sh -c '
 		for i in $(seq 1 200); do
 			[ "$(cat "$1/f$i")" = "fast $i" ] || exit 1
