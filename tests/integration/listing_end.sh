@@ -22,6 +22,7 @@ listing_ends() { sv_stat_field listing_ends "$(sv_stats "$SV_DAEMON" "$SV_LOG")"
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,no_prefetch
 [ "$(listing_ends)" = 0 ] || sv_fail "listing ends told before any listing"
 as_nobody ls -f "$mnt/$A/share" | sort >"$SV_TMP/view.ls"
+# shellcheck disable=SC2012 # the same ls -f as the view's, . and .. included; plain names
 ls -f "$src/$A/share" | sort >"$SV_TMP/source.ls"
 diff -u "$SV_TMP/source.ls" "$SV_TMP/view.ls" >&2 || sv_fail "a listing of 3002 entries differs from SOURCE"
 [ "$(listing_ends)" = 1 ] || sv_fail "listing $A/share told $(listing_ends) ends without a reopen, expected 1"
