@@ -146,14 +146,14 @@ sv_is_mounted() { grep -qs " $1 fuse.storeview " /proc/self/mounts; }
 sv_mount() {
 	local source=$1 mnt=$2
 	shift 2
-	local wrapper=("${SV_WRAPPER[@]//@REPORTS@/$SV_TMP/reports}")
+	local wrap=("${SV_WRAPPER[@]//@REPORTS@/$SV_TMP/reports}")
 	SV_MOUNTS+=("$mnt")
 	SV_LOG=$SV_TMP/daemon.$(basename "$mnt").log
 	# Background jobs start with SIGINT ignored; a daemon started by hand has it.
 	# Sanitizer reports go to files the cleanup checks (an unsanitized build ignores these).
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SV_TMP/reports/asan" \
 	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$SV_TMP/reports/ubsan" \
-		env --default-signal=INT "${wrapper[@]}" "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
+		env --default-signal=INT "${wrap[@]}" "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
 	SV_DAEMON=$!
 	SV_DAEMON_OF[$mnt]=$SV_DAEMON
 	SV_PIDS+=("$SV_DAEMON")
