@@ -13,6 +13,7 @@ sv_make_store "$src"
 e=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12
 runs=$SV_TMP/runs
 mkdir "$runs"
+# shellcheck disable=SC2054 # the commas separate mount options
 opts=(--dir "$runs" -o uid=65534,gid=65534,allow_other)
 
 # no_leftovers LABEL: after every run, nothing is left in $runs.
@@ -38,6 +39,7 @@ no_leftovers "succeeding command"
 sv_pass "exec: nobody's O_NOATIME opens through {view} succeed (EPERM on SOURCE), status 0, view gone"
 
 # 2. {view} inside an argument and $STOREVIEW_MOUNT name the same mounted view.
+# shellcheck disable=SC2016 # expanded by the inner sh
 out=$("$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c \
 	'grep " $STOREVIEW_MOUNT fuse.storeview " /proc/self/mounts >/dev/null && echo "$1 $STOREVIEW_MOUNT"' \
 	sh "local,path={view},mount_tag=store" 2>/dev/null)
@@ -45,7 +47,7 @@ case $out in
 "local,path=$runs/storeview-"*",mount_tag=store $runs/storeview-"*) ;;
 *) sv_fail "placeholder or variable wrong: '$out'" ;;
 esac
-[ "${out#local,path=}" != "$out" ] && v=${out#local,path=} && [ "${v%%,*}" = "${out##* }" ] ||
+{ [ "${out#local,path=}" != "$out" ] && v=${out#local,path=} && [ "${v%%,*}" = "${out##* }" ]; } ||
 	sv_fail "{view} and \$STOREVIEW_MOUNT differ: '$out'"
 no_leftovers "placeholder"
 sv_pass "exec: {view} substituted inside an argument, equal to \$STOREVIEW_MOUNT, a mounted fuse.storeview"
@@ -67,7 +69,8 @@ printf 'not a program\n' >"$SV_TMP/plain"
 chmod 644 "$SV_TMP/plain"
 for want in "127 storeview-no-such-command" "126 $SV_TMP/plain" \
 	"125 -o no_such_option $src" "125 $SV_TMP/missing" "125 $src extra-arg"; do
-	set -- $want
+	read -ra words <<<"$want"
+	set -- "${words[@]}"
 	code=$1
 	shift
 	case $code in
@@ -87,6 +90,7 @@ sv_pass "exec: 127 command not found, 126 not executable, 125 bad option/SOURCE/
 # then $tracer) whose command records its pid and view, and waits.
 exec_bg() {
 	rm -f "$SV_TMP/cmd.pid" "$SV_TMP/cmd.view"
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	"$@" "$STOREVIEW" exec "${opts[@]}" "$src" -- sh -c \
 		'echo "$STOREVIEW_MOUNT" >"$1.view"; echo $$ >"$1.pid"; exec sleep 60' sh "$SV_TMP/cmd" \
 		2>"$SV_TMP/bg.err" &
@@ -168,6 +172,7 @@ fi
 # 8. Without --dir, root's view goes under /run, not its private
 #    $XDG_RUNTIME_DIR, and nobody can use it.
 mkdir -m 700 "$SV_TMP/xdg"
+# shellcheck disable=SC2016 # expanded by the inner sh
 out=$(XDG_RUNTIME_DIR=$SV_TMP/xdg "$STOREVIEW" exec -o uid=65534,allow_other "$src" -- \
 	sh -c 'echo "$STOREVIEW_MOUNT"; "$@"' sh "${SV_NOBODY[@]}" "$PROBE" noatime-open "{view}/$e/share/doc/README" \
 	2>/dev/null)
