@@ -107,7 +107,7 @@ for who in root nobody; do
 	"${run[@]}" "$PROBE" try-open "$v/null" "$v/zero" "$v/loop0" >"$SV_TMP/dev.$who"
 	[ "$(grep -c ' err EACCES$' "$SV_TMP/dev.$who")" = 3 ] || sv_fail "devices through the view as $who: $(cat "$SV_TMP/dev.$who")"
 done
-[ -p "$v/fifo" ] && [ -S "$v/socket" ] && [ -c "$v/zero" ] && [ -b "$v/loop0" ] || sv_fail "special file types not shown"
+{ [ -p "$v/fifo" ] && [ -S "$v/socket" ] && [ -c "$v/zero" ] && [ -b "$v/loop0" ]; } || sv_fail "special file types not shown"
 # A fifo opened through the view is the client's own pipe, unconnected to SOURCE's.
 [ "$("$PROBE" try-open "$v/fifo")" = "$v/fifo ok read=0" ] || sv_fail "fifo through the view: $("$PROBE" try-open "$v/fifo")"
 case_ok "char and block devices give EACCES through the view as root and nobody (readable in SOURCE); fifo and socket shown"
@@ -138,7 +138,7 @@ mv "$e/moved" "$e/moved-away"
 rm -rf "$e/removed"
 mv "$e/swapped" "$e/swapped-old" && mkdir "$e/swapped" && echo new >"$e/swapped/file"
 # read(2) only: fstat(2) of an unlinked open file asks for its attributes by name.
-read -r moved <&3 && read -r removed <&4 || sv_fail "open files unreadable after their directory moved or vanished"
+{ read -r moved <&3 && read -r removed <&4; } || sv_fail "open files unreadable after their directory moved or vanished"
 [ "$moved $removed" = "moved removed" ] || sv_fail "open files changed: $moved $removed"
 exec 3<&- 4<&-
 "$PROBE" try-open "$v/moved/file" "$v/removed/file" >"$SV_TMP/vanished"
