@@ -41,11 +41,11 @@ if [ "$(field passthrough "$s")" = 0 ]; then
 	done
 	sv_fail "no open read by passthrough on kernel $kernel: $s; $(grep passthrough "$SV_LOG")"
 fi
-[ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" = 0 ] ||
+{ [ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" = 0 ]; } ||
 	sv_fail "3 opens of $big: expected passthrough=3 reads=0: $s"
 [ "$(cd "$mnt" && as_nobody cat "$small")" = readme ] || sv_fail "$small through the view"
 s=$(stats)
-[ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" -ge 1 ] ||
+{ [ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" -ge 1 ]; } ||
 	sv_fail "a 7-byte file: expected a read through the daemon, no passthrough: $s"
 sv_pass "4 MiB file read 3 times with O_NOATIME by passthrough (no READ); a small file through the daemon"
 
@@ -64,19 +64,21 @@ sort "$SV_TMP"/share.* | uniq -c >"$SV_TMP/share.all"
 sv_pass "20 rounds of 4 open files of one file at once, by 4 readers: all read whole, one mapped"
 
 # 3. No fd of the daemon per open file: 300 held open.
-fds_before=$(ls "/proc/$SV_DAEMON/fd" | wc -l)
+fds_before=$(find "/proc/$SV_DAEMON/fd" -mindepth 1 | wc -l)
 mkfifo "$SV_TMP/hold.in"
-as_nobody "$PROBE" hold $(printf "$mnt/$big %.0s" $(seq 300)) <"$SV_TMP/hold.in" >"$SV_TMP/hold.out" &
+held_files=()
+for _ in $(seq 300); do held_files+=("$mnt/$big"); done
+as_nobody "$PROBE" hold "${held_files[@]}" <"$SV_TMP/hold.in" >"$SV_TMP/hold.out" &
 hold_pid=$!
 SV_PIDS+=("$hold_pid")
 exec {hold_w}>"$SV_TMP/hold.in"
 for _ in $(seq "$SV_WAIT_TENTHS"); do [ -s "$SV_TMP/hold.out" ] && break; sleep 0.1; done
 read -r held <"$SV_TMP/hold.out"
-fds_held=$(ls "/proc/$SV_DAEMON/fd" | wc -l)
+fds_held=$(find "/proc/$SV_DAEMON/fd" -mindepth 1 | wc -l)
 exec {hold_w}>&-
 sv_wait_exit "$hold_pid" 60
 reread=$(sed -n 2p "$SV_TMP/hold.out")
-[ "$held" = "opened 300 failed 0" ] && [ "$reread" = "read 300 failed 0" ] ||
+{ [ "$held" = "opened 300 failed 0" ] && [ "$reread" = "read 300 failed 0" ]; } ||
 	sv_fail "300 open files of $big: $held; $reread"
 [ $((fds_held - fds_before)) -lt 10 ] ||
 	sv_fail "the daemon's fds went from $fds_before to $fds_held with 300 open files"
@@ -88,7 +90,7 @@ sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,no_passthrough
 got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
 [ "$got" = "$want" ] || sv_fail "$big with no_passthrough: '$got'"
 s=$(stats)
-[ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ] ||
+{ [ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ]; } ||
 	sv_fail "no_passthrough: expected reads through the daemon only: $s"
 sv_pass "no_passthrough: $big read through the daemon ($(field reads "$s") reads)"
 sv_unmount "$mnt"
@@ -117,7 +119,7 @@ if mount -t overlay overlay -o "lowerdir=$ov/lower,upperdir=$ov/upper,workdir=$o
 		[ "$got" = "${want2}" ] || sv_fail "a large file on overlayfs: '$got', not '$want2'"
 	done
 	s=$(stats)
-	[ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ] ||
+	{ [ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ]; } ||
 		sv_fail "a large file on overlayfs: expected reads through the daemon only: $s"
 	got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
 	[ "$got" = "$want" ] || sv_fail "$big beside the overlayfs: '$got'"
