@@ -8,6 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 command -v systemd-analyze >/dev/null || sv_skip "needs systemd-analyze (Debian package systemd)"
 : "${SVNOTIFY:?SVNOTIFY must name the svnotify helper}"
+: "${top_srcdir:?top_srcdir must name the source tree}"
 sv_tmpdir
 
 docs=$top_srcdir/doc
@@ -27,14 +28,14 @@ export MANPATH=$SV_TMP/man:
 man_check=
 command -v man >/dev/null || man_check=--man=no
 
-# verify_quiet UNIT [OPTION]: passes only if systemd-analyze has nothing to say.
+# verify_quiet UNIT [OPTION...]: passes only if systemd-analyze has nothing to say.
 verify_quiet() {
 	local out rc=0
-	out=$(cd "$(dirname "$1")" && systemd-analyze verify ${2:-} "./$(basename "$1")" 2>&1) || rc=$?
-	[ "$rc" = 0 ] && [ -z "$out" ] || sv_fail "systemd-analyze verify $(basename "$1") (status $rc): $out"
+	out=$(cd "$(dirname "$1")" && systemd-analyze verify "${@:2}" "./$(basename "$1")" 2>&1) || rc=$?
+	{ [ "$rc" = 0 ] && [ -z "$out" ]; } || sv_fail "systemd-analyze verify $(basename "$1") (status $rc): $out"
 }
 for u in storeview@.service storeview@test.service run-storeview.mount; do
-	verify_quiet "$units/$u" $man_check
+	verify_quiet "$units/$u" ${man_check:+"$man_check"}
 done
 sv_pass "systemd-analyze verify ${man_check:+$man_check (no man(1)) }of storeview@.service, an instance of it, run-storeview.mount"
 
@@ -75,6 +76,7 @@ while IFS= read -r line; do
 done <"$SV_TMP/etc/storeview/test.conf"
 # ExecStart as systemd expands it: $OPTIONS split into words, ${X} one word.
 execstart=$(sed -n 's/^ExecStart=//p' "$units/storeview@test.service")
+declare -a start stop_post reload_cmd	# filled by eval
 eval "start=($execstart)"
 [ "${start[0]}" = "$STOREVIEW" ] || sv_fail "ExecStart runs ${start[0]}, not $STOREVIEW"
 # ExecStartPre makes the mountpoint, which a reboot removes from /run.
@@ -123,13 +125,15 @@ fi
 sv_pass "ExecStart with the instance's settings: $($notify && echo "READY=1 after mounting, " || echo "built without libsystemd, ")view serves nobody"
 
 # systemctl reload: ExecReload, with $MAINPID, re-reads the closure.
-[ "$(ls "$mnt")" = "$e" ] || sv_fail "closure not applied: $(ls "$mnt")"
+names() { find "$mnt" -mindepth 1 -maxdepth 1 -printf '%f\n'; }
+[ "$(names)" = "$e" ] || sv_fail "closure not applied: $(names)"
 printf '%s\n%s\n' "$src/$e" "$src/$f" >"$SV_TMP/closure"
+# shellcheck disable=SC2034 # ExecReload's $MAINPID, expanded by the eval below
 MAINPID=$SV_DAEMON
 eval "reload_cmd=($reload)"
 "${reload_cmd[@]}" || sv_fail "ExecReload ($reload) failed"
-for _ in $(seq 50); do [ "$(ls "$mnt" | wc -l)" = 2 ] && break; sleep 0.1; done
-[ "$(ls "$mnt" | wc -l)" = 2 ] || sv_fail "reload did not show the new closure: $(ls "$mnt"; cat "$SV_TMP/unit.log")"
+for _ in $(seq 50); do [ "$(names | wc -l)" = 2 ] && break; sleep 0.1; done
+[ "$(names | wc -l)" = 2 ] || sv_fail "reload did not show the new closure: $(names; cat "$SV_TMP/unit.log")"
 sv_pass "ExecReload (\$MAINPID) re-reads the closure: 1 entry, then 2"
 
 # A crash leaves a dead view, which ExecStopPost detaches; Restart= mounts afresh.
