@@ -19,6 +19,7 @@
 
 #include "daemon.h"
 #include "fs.h"
+#include "init.h"
 #include "log.h"
 #include "loop.h"
 #include "mountpoint.h"
@@ -97,8 +98,7 @@ static void ignore_stop_signals(void)
 
 static int serve(struct sv_fs *fs)
 {
-	return sv_loop_run(fs->se, fs->opts->singlethread ? 1 : fs->opts->max_threads,
-			   fs->passthrough);
+	return sv_loop_run(fs->se, fs->opts->singlethread ? 1 : fs->opts->max_threads);
 }
 
 int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
@@ -148,6 +148,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
 		goto out;
 	}
 	mounted = true;
+	sv_init_attach(&fs);
 	g_debug("mounted %s at %s (owner %u:%u)", opts->source, opts->mountpoint,
 		(unsigned)opts->uid, (unsigned)opts->gid);
 
@@ -220,6 +221,7 @@ out:
 		sv_fs_log_stats(&fs);
 	sv_prefetch_free(fs.prefetch);
 	sv_readahead_free(fs.readahead);
+	sv_init_free(fs.init);
 	sv_passthrough_free(fs.passthrough);
 	sv_fs_clear(&fs);
 	g_rw_lock_clear(&fs.closure_lock);

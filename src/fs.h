@@ -14,6 +14,8 @@
 #include "prefetch.h"
 #include "readahead.h"
 
+struct sv_init;
+
 struct sv_stats {
 	unsigned long lookups;
 	unsigned long opens;
@@ -38,6 +40,7 @@ struct sv_fs {
 	struct sv_prefetch *prefetch;	/* NULL: no reading ahead */
 	struct sv_readahead *readahead;	/* NULL: no reading of data ahead */
 	struct sv_passthrough *passthrough;	/* NULL: reads through the daemon */
+	struct sv_init *init;		/* INIT's additions (init.h); NULL: none */
 };
 
 extern const struct fuse_lowlevel_ops sv_ops;

@@ -16,7 +16,6 @@
 #include <glib.h>
 #include <linux/fuse.h>
 
-#include "init.h"
 #include "loop.h"
 
 struct worker {
@@ -31,7 +30,6 @@ struct worker {
 
 struct loop {
 	struct fuse_session *se;
-	struct sv_passthrough *passthrough;
 	unsigned int max_threads, threads;
 	pthread_mutex_t lock;
 	struct worker *workers;
@@ -215,13 +213,6 @@ static void *worker_main(void *data)
 		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		res = fuse_session_receive_buf(loop->se, &self->buf);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-		/* Still the listener: nobody else touches /dev/fuse meanwhile. */
-		if (res > 0 && sv_init_is_init(&self->buf)) {
-			sv_init_process(loop->se, &self->buf, loop->passthrough);
-			pthread_mutex_lock(&loop->lock);
-			loop->listening = false;
-			continue;
-		}
 		/* Requests from clients that wait for them run in parallel. */
 		more = res > 0 && loop->max_threads > 1 && !quick_and_unawaited(&self->buf) &&
 		       requests_waiting(loop->se);
@@ -249,9 +240,9 @@ static void *worker_main(void *data)
 	return NULL;
 }
 
-int sv_loop_run(struct fuse_session *se, unsigned int max_threads, struct sv_passthrough *pt)
+int sv_loop_run(struct fuse_session *se, unsigned int max_threads)
 {
-	struct loop loop = { .se = se, .passthrough = pt, .max_threads = max_threads };
+	struct loop loop = { .se = se, .max_threads = max_threads };
 	struct worker *worker;
 	pthread_condattr_t monotonic;
 	bool watchdog = false;

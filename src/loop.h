@@ -11,14 +11,11 @@
 
 #include <fuse_lowlevel.h>
 
-#include "passthrough.h"
-
 /*
  * Serves se's requests with up to max_threads threads until the session
- * exits (unmount, or a signal caught by libfuse's handlers).  INIT asks
- * for passthrough when pt is not NULL.  0 for a clean stop, or a negative
- * errno from /dev/fuse.
+ * exits (unmount, or a signal caught by libfuse's handlers).  0 for a
+ * clean stop, or a negative errno from /dev/fuse.
  */
-int sv_loop_run(struct fuse_session *se, unsigned int max_threads, struct sv_passthrough *pt);
+int sv_loop_run(struct fuse_session *se, unsigned int max_threads);
 
 #endif

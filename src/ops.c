@@ -127,6 +127,7 @@ static void sv_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	sv_passthrough_want(fs->passthrough, conn);
 	/* Every listing with attributes: a walk then needs no lookup per entry. */
 	conn->want &= ~(unsigned int)FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {

@@ -6,21 +6,11 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <string.h>
 #include <sys/uio.h>
 #include <glib.h>
 
 #include "compat.h"
 #include "passthrough.h"
-
-#define MAX_STACK_DEPTH_OFFSET offsetof(struct fuse_init_out, SV_INIT_OUT_MAX_STACK_DEPTH)
-
-/*
- * SOURCE's files are on a filesystem that stacks on nothing (depth 0), and
- * 1 leaves room for an overlayfs on top of the view.
- */
-#define STACK_DEPTH 1
 
 struct sv_passthrough {
 	struct fuse_session *se;
@@ -46,28 +36,30 @@ void sv_passthrough_free(struct sv_passthrough *pt)
 	g_free(pt);
 }
 
-void sv_passthrough_negotiate(struct sv_passthrough *pt, uint64_t offered, void *init_out,
-			      size_t init_out_len)
+void sv_passthrough_want(struct sv_passthrough *pt, struct fuse_conn_info *conn)
 {
-	struct fuse_init_out *init = init_out;
-	uint32_t depth = STACK_DEPTH;
+#if HAVE_DECL_FUSE_PASSTHROUGH_OPEN
+	if (!pt)
+		return;
+	if (!fuse_set_feature_flag(conn, FUSE_CAP_PASSTHROUGH)) {
+		g_debug("no passthrough: the kernel does not offer it");
+		return;
+	}
+	conn->max_backing_stack_depth = SV_PASSTHROUGH_BACKING_DEPTH;
+	sv_passthrough_enable(pt);
+#endif
+}
 
-	if (!pt || !(offered & FUSE_PASSTHROUGH)) {
-		g_debug("no passthrough: %s", pt ? "the kernel does not offer it" : "not wanted");
-		return;
-	}
-	if (init_out_len < MAX_STACK_DEPTH_OFFSET + sizeof(depth) || !(init->flags & FUSE_INIT_EXT)) {
-		g_debug("no passthrough: libfuse's INIT reply has no room for it");
-		return;
-	}
-	init->flags2 |= (uint32_t)(FUSE_PASSTHROUGH >> 32);
-	memcpy((char *)init_out + MAX_STACK_DEPTH_OFFSET, &depth, sizeof(depth));
+void sv_passthrough_enable(struct sv_passthrough *pt)
+{
 	g_mutex_lock(&pt->lock);
 	pt->on = true;
 	g_mutex_unlock(&pt->lock);
 }
 
 /*
+ * The ioctls, not libfuse 3.17's fuse_passthrough_open(), which answers
+ * every refusal with 0 and an error logged: these tell which refusal.
  * Without CAP_SYS_ADMIN or the ioctl no file will do, and passthrough is
  * turned off.  Other refusals concern the file's filesystem (one itself
  * stacked: ELOOP, or one that cannot back files): files on others are
@@ -120,6 +112,12 @@ void sv_passthrough_put(struct sv_passthrough *pt, struct sv_inode *inode)
 
 int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, int backing_id)
 {
+#if HAVE_DECL_FUSE_PASSTHROUGH_OPEN
+	struct fuse_file_info out = *fi;
+
+	out.backing_id = backing_id;
+	return fuse_reply_open(req, &out);
+#else
 	struct fuse_open_out out = {
 		.fh = fi->fh,
 		.open_flags = FOPEN_PASSTHROUGH | (fi->noflush ? FOPEN_NOFLUSH : 0),
@@ -128,4 +126,5 @@ int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, i
 	struct iovec iov = { .iov_base = &out, .iov_len = sizeof(out) };
 
 	return fuse_reply_iov(req, &iov, 1);
+#endif
 }

@@ -2,9 +2,9 @@
  * Passthrough reads (Linux 6.9 and later): the open's reply names a file of
  * SOURCE registered on /dev/fuse, and the kernel then reads (and maps) the
  * open file straight from it, with no request to the daemon and no second
- * copy of the data in the page cache.  libfuse 3.14 knows nothing of it:
- * init.c asks for it in the INIT reply, and this file registers backing
- * files and answers such opens itself.
+ * copy of the data in the page cache.  libfuse 3.17 and later ask for it
+ * and answer such opens; libfuse 3.14 knows nothing of it: init.c asks for
+ * it in the INIT reply, and this file answers such opens itself.
  *
  * The kernel wants all open files of an inode to share one backing file
  * (a second one, or an open without it, fails while one is in use), so an
@@ -29,13 +29,20 @@ struct sv_passthrough *sv_passthrough_new(struct fuse_session *se);
 void sv_passthrough_free(struct sv_passthrough *pt);
 
 /*
- * For init.c: if the kernel offers passthrough (offered: INIT's flags, and
- * flags2 as bits 32-63), adds the request for it to init_out, libfuse's
- * successful reply, and turns passthrough on.  pt may be NULL (not
- * wanted): nothing is added.
+ * The depth of the filesystems whose files back the view's: SOURCE's stack
+ * on nothing, and the view, one above, leaves room for an overlayfs on top.
  */
-void sv_passthrough_negotiate(struct sv_passthrough *pt, uint64_t offered, void *init_out,
-			      size_t init_out_len);
+#define SV_PASSTHROUGH_BACKING_DEPTH 0
+
+/*
+ * At INIT, from the filesystem's init: asks for passthrough in conn where
+ * libfuse knows it (3.17 and later; before, init.c asks in the reply).
+ * pt NULL: not wanted.
+ */
+void sv_passthrough_want(struct sv_passthrough *pt, struct fuse_conn_info *conn);
+
+/* The INIT reply asked for passthrough: opens may use it from now on. */
+void sv_passthrough_enable(struct sv_passthrough *pt);
 
 /*
  * Registers fd, a file of SOURCE open for reading, as the backing file of

@@ -1,4 +1,6 @@
 /* Runs every unit suite; Check prints the summary line automake shows. */
+#include "config.h"
+
 #include <stdlib.h>
 #include <check.h>
 
@@ -16,6 +18,9 @@ int main(void)
 	srunner_add_suite(runner, virtfs_suite());
 	srunner_add_suite(runner, prefetch_suite());
 	srunner_add_suite(runner, readahead_suite());
+#if !HAVE_DECL_FUSE_PASSTHROUGH_OPEN
+	srunner_add_suite(runner, init_suite());
+#endif
 	srunner_run_all(runner, CK_NORMAL);
 	failed = srunner_ntests_failed(runner);
 	srunner_free(runner);

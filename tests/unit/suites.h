@@ -12,5 +12,8 @@ Suite *closure_suite(void);
 Suite *virtfs_suite(void);
 Suite *prefetch_suite(void);
 Suite *readahead_suite(void);
+#if !HAVE_DECL_FUSE_PASSTHROUGH_OPEN
+Suite *init_suite(void);
+#endif
 
 #endif
