@@ -101,7 +101,8 @@ static int serve(struct sv_fs *fs)
 	return sv_loop_run(fs->se, fs->opts->singlethread ? 1 : fs->opts->max_threads);
 }
 
-int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args)
+int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args,
+		  enum sv_daemon_caller caller)
 {
 	struct sv_fs fs = { .opts = opts };
 	struct signal_thread sigs = { .fs = &fs };
@@ -217,7 +218,8 @@ out:
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
-	if (fs.inodes && mounted)
+	if (fs.inodes && mounted &&
+	    (caller == SV_DAEMON_STANDALONE || opts->debug || status != SV_EXIT_OK))
 		sv_fs_log_stats(&fs);
 	sv_prefetch_free(fs.prefetch);
 	sv_readahead_free(fs.readahead);

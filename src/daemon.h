@@ -12,7 +12,18 @@ enum {
 	SV_EXIT_RUNTIME = 3,	/* the view failed while it was mounted */
 };
 
+/*
+ * Who runs the daemon.  A view started by hand, by mount(8) or by systemd
+ * logs its counters when it stops; storeview exec's daemon writes on its
+ * command's terminal, so it does that only under -d or when it failed.
+ */
+enum sv_daemon_caller {
+	SV_DAEMON_STANDALONE,
+	SV_DAEMON_EXEC,
+};
+
 /* Mounts and serves the view described by opts; returns an exit status. */
-int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args);
+int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args,
+		  enum sv_daemon_caller caller);
 
 #endif

@@ -6,7 +6,8 @@
  *
  * The daemon is a forked child serving in the foreground that writes one
  * byte on a pipe once mounted.  From then on a GMainLoop drives everything:
- * child watches on the daemon and the command, and the signals to forward.
+ * child watches on the daemon and the command, and the signals to forward
+ * (SIGUSR1 to the daemon, for its counters; the others to the command).
  * Whoever is left is stopped with SIGTERM, and SIGKILL after a grace period.
  */
 #include "config.h"
@@ -57,7 +58,7 @@ struct exec_state {
 	bool stopping;		/* no command may start any more */
 	bool view_died;
 	int status;		/* what the wrapper exits with */
-	struct forward forwards[3];
+	struct forward forwards[4];
 };
 
 static void exec_args_clear(struct exec_args *a)
@@ -201,7 +202,7 @@ static void G_GNUC_NORETURN run_daemon(struct sv_options *opts, struct fuse_args
 		close(devnull);
 	}
 	sv_log_init(opts->debug);
-	status = sv_daemon_run(opts, fuse_args);
+	status = sv_daemon_run(opts, fuse_args, SV_DAEMON_EXEC);
 	/*
 	 * The daemon removes the mountpoint itself: after a SIGKILLed wrapper
 	 * nobody else will, and getppid() cannot tell, as the kernel reparents
@@ -367,7 +368,11 @@ static gboolean on_signal(gpointer data)
 	struct forward *f = data;
 	struct exec_state *st = f->st;
 
-	if (st->command) {
+	/* The counters are the daemon's, and it takes SIGUSR1 once the view is up. */
+	if (f->sig == SIGUSR1) {
+		if (st->command && st->daemon)
+			kill(st->daemon, SIGUSR1);
+	} else if (st->command) {
 		kill(st->command, f->sig);
 	} else if (!st->stopping) {
 		st->status = SV_EXEC_SIGNALED + f->sig;
@@ -378,7 +383,7 @@ static gboolean on_signal(gpointer data)
 
 static void serve_until_done(struct exec_state *st, int ready_fd)
 {
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	guint ids[G_N_ELEMENTS(signals)];
 
 	st->loop = g_main_loop_new(NULL, FALSE);

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 		status = SV_EXIT_OK;
 	} else {
 		sv_log_init(opts.debug);
-		status = sv_daemon_run(&opts, &fuse_args);
+		status = sv_daemon_run(&opts, &fuse_args, SV_DAEMON_STANDALONE);
 	}
 	fuse_opt_free_args(&fuse_args);
 	sv_options_clear(&opts);

@@ -29,14 +29,21 @@ rc=0
 	"${SV_NOBODY[@]}" "$PROBE" noatime-open \
 	"{view}/$e/share/doc/README" "{view}/$e/bin/hello" >"$SV_TMP/view.open" 2>"$SV_TMP/exec.err" || rc=$?
 [ "$rc" = 0 ] || sv_fail "exec of a succeeding command exited $rc: $(cat "$SV_TMP/exec.err")"
-grep -q ' noatime_dropped=2 ' "$SV_TMP/exec.err" || sv_fail "the daemon did not drop O_NOATIME twice: $(cat "$SV_TMP/exec.err")"
+[ ! -s "$SV_TMP/exec.err" ] || sv_fail "exec of a succeeding command was not quiet: $(cat "$SV_TMP/exec.err")"
 (cd "$src" && as_nobody "$PROBE" noatime-open "$e/share/doc/README") | grep ' err EPERM$' >/dev/null ||
 	sv_fail "nobody's O_NOATIME open of SOURCE itself was not refused"
 sed "s|^$runs/storeview-[^/]*/||" "$SV_TMP/view.open" >"$SV_TMP/view.rel"
 (cd "$src" && "$PROBE" noatime-open "$e/share/doc/README" "$e/bin/hello") >"$SV_TMP/root.open"
 diff -u "$SV_TMP/root.open" "$SV_TMP/view.rel" || sv_fail "the command did not read SOURCE's bytes through {view}"
 no_leftovers "succeeding command"
-sv_pass "exec: nobody's O_NOATIME opens through {view} succeed (EPERM on SOURCE), status 0, view gone"
+# Asked with -d, the daemon logs its counters at exit.
+"$STOREVIEW" exec --dir "$runs" -d -o uid=65534,gid=65534,allow_other "$src" -- \
+	"${SV_NOBODY[@]}" "$PROBE" noatime-open "{view}/$e/share/doc/README" "{view}/$e/bin/hello" \
+	>/dev/null 2>"$SV_TMP/exec.err" || sv_fail "exec -d: $(cat "$SV_TMP/exec.err")"
+grep -q 'stats: .* noatime_dropped=2 ' "$SV_TMP/exec.err" ||
+	sv_fail "exec -d: the daemon did not log dropping O_NOATIME twice: $(cat "$SV_TMP/exec.err")"
+no_leftovers "succeeding command under -d"
+sv_pass "exec: nobody's O_NOATIME opens through {view} succeed (EPERM on SOURCE), status 0, nothing on stderr, counters under -d, view gone"
 
 # 2. {view} inside an argument and $STOREVIEW_MOUNT name the same mounted view.
 # shellcheck disable=SC2016 # expanded by the inner sh
@@ -110,8 +117,14 @@ exec_bg() {
 	[ -n "$daemon" ] || sv_fail "cannot find the daemon child of $wrapper"
 }
 
-# 5. SIGTERM to the wrapper reaches the command; the view goes.
+# 5. SIGUSR1 to the wrapper has the daemon log its counters, and stops
+#    nothing; SIGTERM to the wrapper reaches the command; the view goes.
 exec_bg
+kill -USR1 "$wrapper"
+sv_wait_for "$SV_TMP/bg.err" 10
+grep -q '^storeview: stats: lookups=' "$SV_TMP/bg.err" || sv_fail "SIGUSR1 to the wrapper: $(cat "$SV_TMP/bg.err")"
+kill -0 "$wrapper" && kill -0 "$cmd" && kill -0 "$daemon" || sv_fail "SIGUSR1 to the wrapper stopped something"
+sv_pass "exec: SIGUSR1 to the wrapper: the daemon's counters on stderr, everything still running"
 kill -TERM "$wrapper"
 sv_wait_exit "$wrapper" 15
 [ "$SV_STATUS" = 143 ] || sv_fail "wrapper sent SIGTERM exited $SV_STATUS, expected 143"
@@ -150,13 +163,13 @@ sv_pass "exec: wrapper killed by SIGKILL: the daemon unmounted and removed $view
 # 7b. A killed wrapper hands its daemon to each of its threads in turn, and
 #     PR_SET_PDEATHSIG's SIGTERM comes again with each: one arriving while
 #     the daemon tears down must not stop it before it removes the
-#     mountpoint (CI once found one left so).  strace sends it at the
-#     daemon's last write to its stderr, the counters after the unmount.
+#     mountpoint (CI once found one left so).  strace sends it as the
+#     daemon unmounts the view, the step before it removes the mountpoint.
 if ! command -v strace >/dev/null; then
 	echo "skip: exec: a second SIGTERM in the teardown: needs strace"
 else
 	: >"$SV_TMP/bg.err"
-	exec_bg strace -f -qq -o /dev/null -P "$SV_TMP/bg.err" -e trace=write -e inject=write:signal=SIGTERM
+	exec_bg strace -f -qq -o "$SV_TMP/strace" -e trace=umount2 -e inject=umount2:signal=SIGTERM
 	kill -KILL "$wrapper"
 	for _ in $(seq 100); do
 		kill -0 "$daemon" 2>/dev/null || [ -e "$view" ] || break
@@ -164,9 +177,10 @@ else
 	done
 	kill "$cmd"
 	sv_wait_exit "$tracer" 10
-	grep -q 'stats:' "$SV_TMP/bg.err" || sv_fail "the daemon never reached its teardown's counters: $(cat "$SV_TMP/bg.err")"
+	grep -q "^[0-9]* *umount2(\"$view\"" "$SV_TMP/strace" && grep -q 'SIGTERM.*SI_KERNEL' "$SV_TMP/strace" ||
+		sv_fail "the daemon never reached its unmount: $(cat "$SV_TMP/strace" "$SV_TMP/bg.err")"
 	no_leftovers "a second SIGTERM in the teardown (daemon said: $(cat "$SV_TMP/bg.err"))"
-	sv_pass "exec: a SIGTERM at the daemon's last words: $view still removed"
+	sv_pass "exec: a SIGTERM as the daemon unmounts: $view still removed"
 fi
 
 # 8. Without --dir, root's view goes under /run, not its private
