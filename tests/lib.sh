@@ -1,15 +1,17 @@
 # shellcheck shell=bash
-# Shared helpers for the tests that mount: sourced, never run.
+# Shared helpers for the tests that mount: sourced, never run.  Adds to
+# lib-core.sh (skip, fail, waiting, stopping, counters) set -e, a scratch
+# directory and the cleanup on exit.
 #
 # Every mount made through sv_mount is unmounted, and every daemon killed,
-# when the test exits, fails or is interrupted.  Exit status follows
-# automake: 0 pass, 77 skip, 99 hard error, anything else fail.
+# when the test exits, fails or is interrupted.
 #
 # STOREVIEW_WRAPPER, if set, is a command line the daemon runs under (e.g.
 # valgrind), in which @REPORTS@ names the directory the reports go to.  A report of ASan, UBSan or valgrind about the daemon fails the
 # test that started it, whichever way the test ends.
 
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib-core.sh"
 
 : "${STOREVIEW:?STOREVIEW must name the storeview binary}"
 : "${SVPROBE:?SVPROBE must name the svprobe helper}"
@@ -22,13 +24,8 @@ SV_UNDO=()	# commands that undo the test's changes to the machine, run first
 declare -A SV_DAEMON_OF	# mountpoint -> pid of the daemon sv_mount started
 SV_TMP=
 read -ra SV_WRAPPER <<<"${STOREVIEW_WRAPPER:-}"
-# Polling bounds, in tenths of a second: a wrapped daemon starts and stops slowly.
-SV_WAIT_TENTHS=50
+# A wrapped daemon starts and stops slowly.
 [ ${#SV_WRAPPER[@]} -eq 0 ] || SV_WAIT_TENTHS=300
-
-sv_skip() { echo "SKIP: $*"; exit 77; }
-sv_fail() { echo "FAIL: $*" >&2; exit 1; }
-sv_pass() { echo "ok: $*"; }
 
 sv_require_fuse() {
 	[ "$(id -u)" = 0 ] || sv_skip "needs root to mount (/dev/fuse is root-only here)"
@@ -56,6 +53,7 @@ sv_daemon_reports_clean() {
 
 sv_cleanup() {
 	local status=$? m p f u
+	sv_ended_early "$status" "$BASH_COMMAND"
 	for u in "${SV_UNDO[@]}"; do
 		eval "$u" || true
 	done
@@ -66,14 +64,8 @@ sv_cleanup() {
 		fi
 	done
 	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
-	for p in "${SV_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${SV_PIDS[@]}"; do
-		# A process that ignores SIGTERM for 5 s (30 s under a wrapper) is killed.
-		for _ in $(seq "$SV_WAIT_TENTHS"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
+	# What ignores it for 5 s (30 s under a wrapper) is killed.
+	sv_stop "$SV_WAIT_TENTHS" "${SV_PIDS[@]}"
 	for m in "${SV_MOUNTS[@]}"; do
 		if grep -qs " $m " /proc/self/mounts; then
 			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
@@ -110,20 +102,11 @@ sv_tmpdir() {
 	PROBE="$SV_TMP/svprobe"
 }
 
-# The unprivileged user, as a command prefix for programs that run others.
-SV_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
-as_nobody() { "${SV_NOBODY[@]}" "$@"; }
-
 # sv_wait_exit PID SECONDS: waits for a background job of this shell to end,
 # at most SECONDS, and sets SV_STATUS to its exit status.
 sv_wait_exit() {
-	local pid=$1 i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && sv_fail "process $pid still running after $2 s"
-	local status=0
+	local pid=$1 status=0
+	sv_gone_within "$pid" $(($2 * 10)) || sv_fail "process $pid still running after $2 s"
 	wait "$pid" || status=$?
 	# shellcheck disable=SC2034 # for the tests that source this file
 	SV_STATUS=$status
@@ -157,23 +140,16 @@ sv_mount() {
 	SV_DAEMON=$!
 	SV_DAEMON_OF[$mnt]=$SV_DAEMON
 	SV_PIDS+=("$SV_DAEMON")
-	for _ in $(seq $((SV_WAIT_TENTHS * 2))); do
-		# A dead view already there (recover_stale) must not pass for the
-		# new one, nor the bare directory between the two: one statfs must
-		# reach a live FUSE mount.
-		if sv_is_mounted "$mnt" && [ "$(stat -f -c %t "$mnt" 2>/dev/null)" = 65735546 ]; then
-			# As root the daemon always works on a private noatime clone of SOURCE.
-			if [ "$(id -u)" = 0 ] && [ ${#SV_WRAPPER[@]} -eq 0 ] &&
-			   grep -q 'cannot lock SOURCE down' "$SV_LOG"; then
-				sv_fail "$(cat "$SV_LOG")"
-			fi
-			return 0
-		fi
-		kill -0 "$SV_DAEMON" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$SV_LOG" >&2
-	sv_fail "storeview did not mount $source on $mnt"
+	# A dead view already there (recover_stale) does not pass for the new one.
+	if ! sv_wait_mounted "$mnt" "$SV_DAEMON" || ! sv_is_mounted "$mnt"; then
+		cat "$SV_LOG" >&2
+		sv_fail "storeview did not mount $source on $mnt"
+	fi
+	# As root the daemon always works on a private noatime clone of SOURCE.
+	if [ "$(id -u)" = 0 ] && [ ${#SV_WRAPPER[@]} -eq 0 ] &&
+	   grep -q 'cannot lock SOURCE down' "$SV_LOG"; then
+		sv_fail "$(cat "$SV_LOG")"
+	fi
 }
 
 # sv_adopt_daemon MOUNTPOINT: finds the detached daemon serving MOUNTPOINT
@@ -197,12 +173,7 @@ sv_adopt_daemon() {
 
 # sv_wait_gone PID SECONDS: waits for a process that is not our child to end.
 sv_wait_gone() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	sv_fail "process $1 still running after $2 s"
+	sv_gone_within "$1" $(($2 * 10)) || sv_fail "process $1 still running after $2 s"
 }
 
 # sv_comparable_times LOG FILE: FILE, an "svprobe times" listing, without its
@@ -302,24 +273,6 @@ sv_trace_check() {
 		$bad++;
 		END { exit($bad ? 1 : 0) }' "$1"
 }
-
-# sv_stats PID LOG: asks the daemon for its counters (SIGUSR1) and prints
-# the fresh "stats:" line from LOG.
-sv_stats() {
-	local pid=$1 log=$2 before n
-	before=$(grep -c 'stats:' "$log" || true)
-	kill -USR1 "$pid"
-	for _ in $(seq "$SV_WAIT_TENTHS"); do
-		n=$(grep -c 'stats:' "$log" || true)
-		[ "$n" -gt "$before" ] && break
-		sleep 0.1
-	done
-	[ "$n" -gt "$before" ] || sv_fail "daemon $pid did not log its counters"
-	grep 'stats:' "$log" | tail -1
-}
-
-# sv_stat_field FIELD STATS-LINE: one counter of a stats line.
-sv_stat_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
 # sv_wait_stat PID LOG FIELD MIN: asks the daemon for its counters until
 # FIELD reaches MIN, SV_WAIT_TENTHS tenths of a second at most; prints the
