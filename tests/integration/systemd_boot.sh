@@ -19,6 +19,7 @@
 sv_require_fuse
 command -v systemd-nspawn >/dev/null || sv_skip "needs systemd-nspawn (Debian package systemd-container)"
 command -v nsenter >/dev/null || sv_skip "needs nsenter (util-linux)"
+[ -z "${STOREVIEW_WRAPPER:-}" ] || sv_skip "systemd runs the installed daemon, not under '$STOREVIEW_WRAPPER'"
 [ ! -d /run/systemd/system ] || sv_skip "PID 1 is systemd: this test boots its own in a container and expects none on the host"
 sv_tmpdir
 
