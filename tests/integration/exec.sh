@@ -123,7 +123,7 @@ exec_bg
 kill -USR1 "$wrapper"
 sv_wait_for "$SV_TMP/bg.err" 10
 grep -q '^storeview: stats: lookups=' "$SV_TMP/bg.err" || sv_fail "SIGUSR1 to the wrapper: $(cat "$SV_TMP/bg.err")"
-kill -0 "$wrapper" && kill -0 "$cmd" && kill -0 "$daemon" || sv_fail "SIGUSR1 to the wrapper stopped something"
+{ kill -0 "$wrapper" && kill -0 "$cmd" && kill -0 "$daemon"; } || sv_fail "SIGUSR1 to the wrapper stopped something"
 sv_pass "exec: SIGUSR1 to the wrapper: the daemon's counters on stderr, everything still running"
 kill -TERM "$wrapper"
 sv_wait_exit "$wrapper" 15
@@ -177,7 +177,7 @@ else
 	done
 	kill "$cmd"
 	sv_wait_exit "$tracer" 10
-	grep -q "^[0-9]* *umount2(\"$view\"" "$SV_TMP/strace" && grep -q 'SIGTERM.*SI_KERNEL' "$SV_TMP/strace" ||
+	{ grep -q "^[0-9]* *umount2(\"$view\"" "$SV_TMP/strace" && grep -q 'SIGTERM.*SI_KERNEL' "$SV_TMP/strace"; } ||
 		sv_fail "the daemon never reached its unmount: $(cat "$SV_TMP/strace" "$SV_TMP/bg.err")"
 	no_leftovers "a second SIGTERM in the teardown (daemon said: $(cat "$SV_TMP/bg.err"))"
 	sv_pass "exec: a SIGTERM as the daemon unmounts: $view still removed"
