@@ -10,7 +10,8 @@
 #     a removed one vanishes, the same daemon serving;
 #   - a SIGKILLed daemon is restarted by systemd, its dead view detached
 #     before the new one is mounted: one live view, NRestarts=1;
-#   - `systemctl stop` unmounts and leaves no process;
+#   - `systemctl stop` unmounts and leaves no process; a failed start
+#     leaves another filesystem at the mountpoint alone;
 #   - run-storeview.mount (Type=fuse.storeview, through mount.fuse3) starts
 #     with its shipped options and stops, its daemon gone with it.
 # The container, and every process and mount in it, is gone when the test
@@ -50,6 +51,8 @@ else
 	what="make install DESTDIR=$stage"
 fi
 binary=$prefix/bin/storeview
+ldd "${stage:-}$binary" | grep -q libsystemd ||
+	sv_skip "$binary is built without libsystemd: its Type=notify unit could never start"
 
 machine=storeview-${SV_TMP##*.}
 # A machine id makes it no first boot, on which systemd would enable (and
@@ -189,7 +192,16 @@ ct systemctl stop "$svc" || ct_fail "systemctl stop failed"
 ! ct pgrep -x storeview >/dev/null || ct_fail "a storeview process is left: $(ct pgrep -a -x storeview)"
 sv_pass "systemctl stop: inactive/success, view unmounted, no storeview process left"
 
-# 5. The mount unit as shipped: /nix/store at /run/storeview for qemu:kvm.
+# 5. A start refused (another filesystem at MOUNTPOINT): ExecStopPost, run
+# after the failed start, detaches only a storeview view.
+ct mount -t tmpfs storeview-other "$view"
+! ct systemctl start "$svc" 2>/dev/null || ct_fail "$svc started over another filesystem"
+ct findmnt -n -t tmpfs -M "$view" >/dev/null || ct_fail "ExecStopPost unmounted the tmpfs at MOUNTPOINT"
+ct systemctl stop "$svc"
+ct umount "$view"
+sv_pass "a start refused over a tmpfs at MOUNTPOINT: failed, the tmpfs left mounted by ExecStopPost"
+
+# 6. The mount unit as shipped: /nix/store at /run/storeview for qemu:kvm.
 printf 'g kvm -\nu qemu -\n' | ct systemd-sysusers - >/dev/null || ct_fail "cannot add qemu and kvm"
 owner=$(ct id -u qemu):$(ct getent group kvm | cut -d: -f3)
 ct systemctl start "$mnt_unit" || ct_fail "systemctl start $mnt_unit failed"
