@@ -2,9 +2,10 @@
  * Command-line and mount option parsing for the storeview daemon.
  *
  * Every storeview option works both as "-o name[=value]" (so fstab and
- * mount(8) can pass it) and as "--name[=value]".  Options of mount(8),
- * fstab and systemd are accepted and dropped; libfuse's own mount options
- * are passed through; anything else is refused by name.
+ * mount(8) can pass it) and as "--name[=value]"; one table, options[],
+ * says which there are and writes --help.  Options of mount(8), fstab and
+ * systemd are accepted and dropped; libfuse's own mount options are passed
+ * through; anything else is refused by name.
  */
 #include "config.h"
 
@@ -18,49 +19,94 @@
 #include "ids.h"
 #include "options.h"
 
-enum {
-	KEY_HELP,
-	KEY_VERSION,
-	KEY_FOREGROUND,
-	KEY_DEBUG,
-	KEY_SINGLETHREAD,
-	KEY_RECOVER_STALE,
-	KEY_CLOSURE_STRICT,
-	KEY_VIRTFS_XATTRS,
-	KEY_NO_OPEN,
-	KEY_NO_PREFETCH,
-	KEY_NO_PASSTHROUGH,
+enum option_kind {
+	FLAG,		/* bool: given or not */
+	TEXT,		/* char *: kept as given, checked by resolve() */
+	COUNT,		/* unsigned int from min to max */
+	FD,		/* int from min to max */
+	SECONDS,	/* double: whole seconds from min to max */
+	LIBFUSE,	/* passed on to libfuse as -o NAME */
+};
+
+/*
+ * One of storeview's options: "-o NAME[=VALUE]" (unless command_line_only),
+ * "--NAME[=VALUE]" with dashes or underscores alike, and "-LETTER" if it
+ * has one.  Numbers are kept as text until resolve() checks them.
+ */
+struct option {
+	const char *name;
+	char letter;
+	bool command_line_only;
+	enum option_kind kind;
+	size_t field;			/* in struct sv_options */
+	guint64 min, max;		/* numbers */
+	gint64 fallback;		/* numbers: the value when not given */
+	const char *value_name;		/* --help: -o NAME=VALUE_NAME */
+	const char *help;		/* NULL: internal, not in --help */
+};
+
+#define FLAG_OPTION(opt_name, member) \
+	.name = opt_name, .kind = FLAG, .field = offsetof(struct sv_options, member)
+#define TEXT_OPTION(opt_name, member, value) \
+	.name = opt_name, .kind = TEXT, .field = offsetof(struct sv_options, member), \
+	.value_name = value
+#define NUMBER_OPTION(opt_name, number_kind, member, lowest, highest, default_value, value) \
+	.name = opt_name, .kind = number_kind, .field = offsetof(struct sv_options, member), \
+	.min = lowest, .max = highest, .fallback = default_value, .value_name = value
+
+/* In the order of --help. */
+static const struct option options[] = {
+	{ FLAG_OPTION("foreground", foreground), .letter = 'f', .command_line_only = true,
+	  .help = "stay in the foreground" },
+	{ FLAG_OPTION("debug", debug), .letter = 'd',
+	  .help = "log every request (implies -f)" },
+	{ FLAG_OPTION("single_thread", singlethread), .letter = 's', .command_line_only = true,
+	  .help = "serve requests on one thread" },
+	{ FLAG_OPTION("help", show_help), .letter = 'h', .command_line_only = true,
+	  .help = "print this help" },
+	{ FLAG_OPTION("version", show_version), .letter = 'V', .command_line_only = true,
+	  .help = "print the version" },
+	{ TEXT_OPTION("uid", uid_spec, "USER"),
+	  .help = "owner reported for every entry (name or number; default: the user "
+		  "running storeview)" },
+	{ TEXT_OPTION("gid", gid_spec, "GROUP"),
+	  .help = "group reported for every entry (default: USER's primary group)" },
+	{ .name = "allow_other", .kind = LIBFUSE,
+	  .help = "let other users than the mounting one use the view" },
+	{ NUMBER_OPTION("timeout", SECONDS, timeout, 0, 31536000, SV_DEFAULT_TIMEOUT, "SECONDS"),
+	  .help = "how long the kernel caches entries and attributes" },
+	{ NUMBER_OPTION("dir_fd_cache", COUNT, dir_fd_cache, 16, 16384, SV_DEFAULT_DIR_FD_CACHE, "N"),
+	  .help = "directory (and with no_open, file) fds kept open at most" },
+	{ NUMBER_OPTION("max_threads", COUNT, max_threads, 1, 256, SV_DEFAULT_MAX_THREADS, "N"),
+	  .help = "request threads at most" },
+	{ FLAG_OPTION("recover_stale", recover_stale),
+	  .help = "if MOUNTPOINT holds a dead view, unmount it first" },
+	{ TEXT_OPTION("closure", closure_path, "FILE"),
+	  .help = "show only the top-level entries FILE lists (nix-store -qR output); "
+		  "SIGHUP re-reads it" },
+	{ TEXT_OPTION("store_dir", store_dir, "DIR"),
+	  .help = "the store path FILE's lines start with (default: SOURCE)" },
+	{ FLAG_OPTION("closure_strict", closure_strict),
+	  .help = "entries of FILE missing from SOURCE are fatal" },
+	{ FLAG_OPTION("virtfs_xattrs", virtfs_xattrs),
+	  .help = "QEMU security_model=mapped-xattr layout: real owners and modes in "
+		  "user.virtfs.* xattrs" },
+	{ FLAG_OPTION("no_prefetch", no_prefetch),
+	  .help = "do not read ahead: neither the subdirectories of a listed directory "
+		  "nor the files beside a read one" },
+	{ FLAG_OPTION("no_open", no_open),
+	  .help = "faster: the kernel opens files without asking the daemon; O_NOATIME "
+		  "drops go uncounted" },
+	{ FLAG_OPTION("no_passthrough", no_passthrough),
+	  .help = "read every file through the daemon, never straight from SOURCE's file" },
+	/* storeview exec's: the fd to write to once mounted. */
+	{ NUMBER_OPTION("ready_fd", FD, ready_fd, 0, G_MAXINT, -1, NULL) },
 };
 
 struct parse_state {
 	struct sv_options *opts;
+	char *number_text[G_N_ELEMENTS(options)];	/* as given, for resolve() */
 	char *error;
-};
-
-static const struct fuse_opt sv_opt_specs[] = {
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
-	FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
-	FUSE_OPT_KEY("-d", KEY_DEBUG),
-	FUSE_OPT_KEY("--debug", KEY_DEBUG),
-	FUSE_OPT_KEY("debug", KEY_DEBUG),
-	FUSE_OPT_KEY("-s", KEY_SINGLETHREAD),
-	FUSE_OPT_KEY("--single-thread", KEY_SINGLETHREAD),
-	FUSE_OPT_KEY("recover_stale", KEY_RECOVER_STALE),
-	FUSE_OPT_KEY("--recover-stale", KEY_RECOVER_STALE),
-	FUSE_OPT_KEY("closure_strict", KEY_CLOSURE_STRICT),
-	FUSE_OPT_KEY("--closure-strict", KEY_CLOSURE_STRICT),
-	FUSE_OPT_KEY("virtfs_xattrs", KEY_VIRTFS_XATTRS),
-	FUSE_OPT_KEY("--virtfs-xattrs", KEY_VIRTFS_XATTRS),
-	FUSE_OPT_KEY("no_open", KEY_NO_OPEN),
-	FUSE_OPT_KEY("--no-open", KEY_NO_OPEN),
-	FUSE_OPT_KEY("no_prefetch", KEY_NO_PREFETCH),
-	FUSE_OPT_KEY("no_passthrough", KEY_NO_PASSTHROUGH),
-	FUSE_OPT_KEY("--no-passthrough", KEY_NO_PASSTHROUGH),
-	FUSE_OPT_END
 };
 
 /* mount(8), fstab and systemd options that never concern the filesystem. */
@@ -92,23 +138,6 @@ static const char *const passed_prefixes[] = {
 	"context=", "fscontext=", "defcontext=", "rootcontext=", NULL
 };
 
-/* storeview's own valued options: "-o name=value" or "--name=value". */
-struct valued_option {
-	const char *name;
-	size_t field;
-};
-static const struct valued_option valued_options[] = {
-	{ "uid", offsetof(struct sv_options, uid_spec) },
-	{ "gid", offsetof(struct sv_options, gid_spec) },
-	{ "timeout", offsetof(struct sv_options, timeout_spec) },
-	{ "dir_fd_cache", offsetof(struct sv_options, dir_fd_cache_spec) },
-	{ "max_threads", offsetof(struct sv_options, max_threads_spec) },
-	{ "ready_fd", offsetof(struct sv_options, ready_fd_spec) },
-	{ "closure", offsetof(struct sv_options, closure_path) },
-	{ "store_dir", offsetof(struct sv_options, store_dir) },
-	{ NULL, 0 }
-};
-
 static gboolean matches(const char *opt, const char *const *exact,
 			const char *const *prefixes)
 {
@@ -135,73 +164,75 @@ static int fail(struct parse_state *st, char *message)
 	return -1;
 }
 
-/* Stores "name=value" (or "--name=value", dashes as underscores) if name is ours. */
-static gboolean take_valued(struct sv_options *opts, const char *arg)
+static const struct option *option_named(const char *name, size_t len)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
+		if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+/* The option arg names: -o NAME[=VALUE], --NAME[=VALUE] or -LETTER. */
+static const struct option *find_option(const char *arg, const char **value, bool *long_form)
 {
 	const char *eq = strchr(arg, '=');
 	g_autofree char *name = NULL;
+	const struct option *opt;
 
-	if (!eq)
-		return FALSE;
-	if (g_str_has_prefix(arg, "--")) {
-		name = g_strndup(arg + 2, eq - arg - 2);
+	*value = eq ? eq + 1 : NULL;
+	*long_form = g_str_has_prefix(arg, "--");
+	if (*long_form) {
+		name = g_strndup(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
 		g_strdelimit(name, "-", '_');
-	} else {
-		name = g_strndup(arg, eq - arg);
+		return option_named(name, strlen(name));
 	}
-	for (const struct valued_option *v = valued_options; v->name; v++) {
-		if (strcmp(name, v->name) == 0) {
-			char **slot = G_STRUCT_MEMBER_P(opts, v->field);
+	if (arg[0] == '-') {
+		for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
+			if (options[i].letter && arg[1] == options[i].letter && !arg[2])
+				return &options[i];
+		return NULL;
+	}
+	opt = option_named(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+	return opt && !opt->command_line_only ? opt : NULL;
+}
 
-			g_free(*slot);
-			*slot = g_strdup(eq + 1);
-			return TRUE;
-		}
+/* Takes opt, found in arg, as fuse_opt_parse's callback would: 0, 1 to leave it to libfuse, -1. */
+static int take_option(struct parse_state *st, const struct option *opt, const char *value,
+		       bool long_form, struct fuse_args *outargs)
+{
+	char **text;
+
+	switch (opt->kind) {
+	case FLAG:
+		*(bool *)G_STRUCT_MEMBER_P(st->opts, opt->field) = true;
+		return 0;
+	case LIBFUSE:
+		if (!long_form)
+			return 1;
+		if (fuse_opt_add_arg(outargs, "-o") < 0 || fuse_opt_add_arg(outargs, opt->name) < 0)
+			return fail(st, g_strdup("out of memory"));
+		return 0;
+	case TEXT:
+		text = G_STRUCT_MEMBER_P(st->opts, opt->field);
+		break;
+	default:
+		text = &st->number_text[opt - options];
+		break;
 	}
-	return FALSE;
+	g_free(*text);
+	*text = g_strdup(value);
+	return 0;
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct parse_state *st = data;
 	struct sv_options *opts = st->opts;
+	const struct option *opt;
+	const char *value;
+	bool long_form;
 
-	switch (key) {
-	case KEY_HELP:
-		opts->show_help = true;
-		return 0;
-	case KEY_VERSION:
-		opts->show_version = true;
-		return 0;
-	case KEY_FOREGROUND:
-		opts->foreground = true;
-		return 0;
-	case KEY_DEBUG:
-		opts->debug = true;
-		opts->foreground = true;
-		return 0;
-	case KEY_SINGLETHREAD:
-		opts->singlethread = true;
-		return 0;
-	case KEY_RECOVER_STALE:
-		opts->recover_stale = true;
-		return 0;
-	case KEY_CLOSURE_STRICT:
-		opts->closure_strict = true;
-		return 0;
-	case KEY_VIRTFS_XATTRS:
-		opts->virtfs_xattrs = true;
-		return 0;
-	case KEY_NO_PREFETCH:
-		opts->no_prefetch = true;
-		return 0;
-	case KEY_NO_OPEN:
-		opts->no_open = true;
-		return 0;
-	case KEY_NO_PASSTHROUGH:
-		opts->no_passthrough = true;
-		return 0;
-	case FUSE_OPT_KEY_NONOPT:
+	if (key == FUSE_OPT_KEY_NONOPT) {
 		if (!opts->source)
 			opts->source = g_strdup(arg);
 		else if (!opts->mountpoint)
@@ -209,17 +240,16 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		else
 			return fail(st, g_strdup_printf("unexpected argument '%s'", arg));
 		return 0;
-	case FUSE_OPT_KEY_OPT:
-		if (take_valued(opts, arg))
-			return 0;
-		if (sv_option_is_ignored(arg))
-			return 0;
-		if (matches(arg, passed_exact, passed_prefixes))
-			return 1;
-		return fail(st, g_strdup_printf("unknown option '%s'", arg));
-	default:
-		return fail(st, g_strdup_printf("unexpected argument '%s'", arg));
 	}
+	opt = find_option(arg, &value, &long_form);
+	/* A flag takes no value, the others one. */
+	if (opt && (opt->kind == FLAG || opt->kind == LIBFUSE) == !value)
+		return take_option(st, opt, value, long_form, outargs);
+	if (sv_option_is_ignored(arg))
+		return 0;
+	if (matches(arg, passed_exact, passed_prefixes))
+		return 1;
+	return fail(st, g_strdup_printf("unknown option '%s'", arg));
 }
 
 static int parse_unsigned(struct parse_state *st, const char *name, const char *spec,
@@ -230,6 +260,29 @@ static int parse_unsigned(struct parse_state *st, const char *name, const char *
 	if (!g_ascii_string_to_unsigned(spec, 10, min, max, out, &err))
 		return fail(st, g_strdup_printf("bad value '%s' for %s=: expected a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
 						spec, name, min, max));
+	return 0;
+}
+
+/* Stores the number text gives for opt, or its fallback; nothing for other kinds. */
+static int resolve_number(struct parse_state *st, const struct option *opt, const char *text)
+{
+	void *field = G_STRUCT_MEMBER_P(st->opts, opt->field);
+	gint64 value = opt->fallback;
+	guint64 given;
+
+	if (opt->kind != COUNT && opt->kind != FD && opt->kind != SECONDS)
+		return 0;
+	if (text) {
+		if (parse_unsigned(st, opt->name, text, opt->min, opt->max, &given) < 0)
+			return -1;
+		value = (gint64)given;
+	}
+	if (opt->kind == COUNT)
+		*(unsigned int *)field = (unsigned int)value;
+	else if (opt->kind == FD)
+		*(int *)field = (int)value;
+	else
+		*(double *)field = (double)value;
 	return 0;
 }
 
@@ -246,7 +299,6 @@ static int resolve(struct parse_state *st)
 {
 	struct sv_options *opts = st->opts;
 	gid_t primary_gid = getgid();
-	guint64 value;
 
 	if (!opts->source)
 		return fail(st, g_strdup("missing SOURCE and MOUNTPOINT (see --help)"));
@@ -265,24 +317,9 @@ static int resolve(struct parse_state *st)
 	if (opts->gid_spec && sv_resolve_gid(opts->gid_spec, &opts->gid, &st->error) < 0)
 		return -1;
 
-	opts->timeout = SV_DEFAULT_TIMEOUT;
-	if (opts->timeout_spec) {
-		if (parse_unsigned(st, "timeout", opts->timeout_spec, 0, 31536000, &value) < 0)
+	for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
+		if (resolve_number(st, &options[i], st->number_text[i]) < 0)
 			return -1;
-		opts->timeout = (double)value;
-	}
-	opts->dir_fd_cache = SV_DEFAULT_DIR_FD_CACHE;
-	if (opts->dir_fd_cache_spec) {
-		if (parse_unsigned(st, "dir_fd_cache", opts->dir_fd_cache_spec, 16, 16384, &value) < 0)
-			return -1;
-		opts->dir_fd_cache = (unsigned int)value;
-	}
-	opts->max_threads = SV_DEFAULT_MAX_THREADS;
-	if (opts->max_threads_spec) {
-		if (parse_unsigned(st, "max_threads", opts->max_threads_spec, 1, 256, &value) < 0)
-			return -1;
-		opts->max_threads = (unsigned int)value;
-	}
 	if (opts->closure_path && !*opts->closure_path)
 		return fail(st, g_strdup("empty file name in closure="));
 	if (opts->store_dir && opts->store_dir[0] != '/')
@@ -291,12 +328,6 @@ static int resolve(struct parse_state *st)
 		opts->store_dir = g_strdup(opts->source);
 	if (opts->closure_path)
 		absolutize(&opts->closure_path);
-	opts->ready_fd = -1;
-	if (opts->ready_fd_spec) {
-		if (parse_unsigned(st, "ready_fd", opts->ready_fd_spec, 0, G_MAXINT, &value) < 0)
-			return -1;
-		opts->ready_fd = (int)value;
-	}
 	return 0;
 }
 
@@ -331,11 +362,14 @@ int sv_options_parse(int argc, char **argv, struct sv_options *opts,
 		if (fuse_opt_add_arg(&args, argv[i]) < 0)
 			goto nomem;
 
-	if (fuse_opt_parse(&args, &st, sv_opt_specs, opt_proc) < 0) {
+	/* No templates: opt_proc sees every option and looks it up in options[]. */
+	if (fuse_opt_parse(&args, &st, NULL, opt_proc) < 0) {
 		if (!st.error)
 			st.error = g_strdup("invalid command line");
 		goto out;
 	}
+	if (opts->debug)
+		opts->foreground = true;
 	if (opts->show_help || opts->show_version) {
 		ret = 0;
 		goto out;
@@ -354,6 +388,8 @@ nomem:
 	fail(&st, g_strdup("out of memory"));
 out:
 	fuse_opt_free_args(&args);
+	for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
+		g_free(st.number_text[i]);
 	if (ret < 0) {
 		*error = st.error;
 		sv_options_clear(opts);
@@ -367,16 +403,48 @@ void sv_options_clear(struct sv_options *opts)
 {
 	g_free(opts->source);
 	g_free(opts->mountpoint);
-	g_free(opts->uid_spec);
-	g_free(opts->gid_spec);
-	g_free(opts->timeout_spec);
-	g_free(opts->dir_fd_cache_spec);
-	g_free(opts->max_threads_spec);
-	g_free(opts->ready_fd_spec);
-	g_free(opts->closure_path);
-	g_free(opts->store_dir);
+	for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
+		if (options[i].kind == TEXT)
+			g_free(*(char **)G_STRUCT_MEMBER_P(opts, options[i].field));
 	free(opts->forced_opts);
 	memset(opts, 0, sizeof(*opts));
+}
+
+/* Prints "left  text", text wrapped at HELP_WIDTH in a column of its own. */
+#define HELP_COLUMN 27
+#define HELP_WIDTH 77
+static void print_wrapped(const char *left, const char *text)
+{
+	g_auto(GStrv) words = g_strsplit(text, " ", -1);
+	int column = printf("    %-*s ", HELP_COLUMN - 5, left);
+
+	for (char **word = words; *word; word++) {
+		int len = (int)strlen(*word);
+
+		if (word != words && column + 1 + len > HELP_WIDTH)
+			column = printf("\n%*s", HELP_COLUMN, "") - 1;
+		else if (word != words)
+			column += printf(" ");
+		column += printf("%s", *word);
+	}
+	printf("\n");
+}
+
+static void print_option_help(const struct option *opt)
+{
+	g_autofree char *long_name = g_strdelimit(g_strdup(opt->name), "_", '-');
+	g_autofree char *left = NULL;
+	g_autofree char *text = NULL;
+
+	if (opt->letter)
+		left = g_strdup_printf("-%c, --%s", opt->letter, long_name);
+	else if (opt->value_name)
+		left = g_strdup_printf("-o %s=%s", opt->name, opt->value_name);
+	else
+		left = g_strdup_printf("-o %s", opt->name);
+	if (opt->kind == COUNT || opt->kind == SECONDS)
+		text = g_strdup_printf("%s (default %" G_GINT64_FORMAT ")", opt->help, opt->fallback);
+	print_wrapped(left, text ? text : opt->help);
 }
 
 void sv_options_print_usage(const char *progname)
@@ -388,45 +456,17 @@ void sv_options_print_usage(const char *progname)
 	       "that reports one user as the owner of every entry and drops O_NOATIME from\n"
 	       "opens, so that an unprivileged QEMU can serve it over 9p or virtio-fs.\n"
 	       "\n"
-	       "options (each also as --NAME[=VALUE]):\n"
-	       "    -f, --foreground       stay in the foreground\n"
-	       "    -d, --debug            log every request (implies -f)\n"
-	       "    -s, --single-thread    serve requests on one thread\n"
-	       "    -h, --help             print this help\n"
-	       "    -V, --version          print the version\n"
-	       "    -o uid=USER            owner reported for every entry (name or number;\n"
-	       "                           default: the user running storeview)\n"
-	       "    -o gid=GROUP           group reported for every entry (default: USER's\n"
-	       "                           primary group)\n"
-	       "    -o allow_other         let other users than the mounting one use the view\n"
-	       "    -o timeout=SECONDS     how long the kernel caches entries and attributes\n"
-	       "                           (default %.0f)\n"
-	       "    -o dir_fd_cache=N      directory (and with no_open, file) fds kept open\n"
-	       "                           at most (default %u)\n"
-	       "    -o max_threads=N       request threads at most (default %u)\n"
-	       "    -o recover_stale       if MOUNTPOINT holds a dead view, unmount it first\n"
-	       "    -o closure=FILE        show only the top-level entries FILE lists\n"
-	       "                           (nix-store -qR output); SIGHUP re-reads it\n"
-	       "    -o store_dir=DIR       the store path FILE's lines start with\n"
-	       "                           (default: SOURCE)\n"
-	       "    -o closure_strict      entries of FILE missing from SOURCE are fatal\n"
-	       "    -o virtfs_xattrs       QEMU security_model=mapped-xattr layout: real\n"
-	       "                           owners and modes in user.virtfs.* xattrs\n"
-	       "    -o no_prefetch         do not read ahead: neither the subdirectories\n"
-	       "                           of a listed directory nor the files beside a\n"
-	       "                           read one\n"
-	       "    -o no_open             faster: the kernel opens files without asking\n"
-	       "                           the daemon; O_NOATIME drops go uncounted\n"
-	       "    -o no_passthrough      read every file through the daemon, never\n"
-	       "                           straight from SOURCE's file\n"
-	       "    -o OPTION              libfuse mount options: allow_root, auto_unmount,\n"
+	       "options (each also as --NAME[=VALUE]):\n",
+	       progname, progname);
+	for (size_t i = 0; i < G_N_ELEMENTS(options); i++)
+		if (options[i].help)
+			print_option_help(&options[i]);
+	printf("    -o OPTION              libfuse mount options: allow_root, auto_unmount,\n"
 	       "                           noexec, fsname=, subtype=, max_read=, ...\n"
 	       "\n"
 	       "Always in force: ro, nosuid, nodev, default_permissions.  Options of\n"
 	       "mount(8), fstab and systemd (rw, suid, dev, nofail, noauto, _netdev, user,\n"
 	       "users, defaults, comment=, x-*) are accepted and ignored.\n"
 	       "\n"
-	       "See storeview(1) for the exec wrapper, fstab and systemd use.\n",
-	       progname, progname, SV_DEFAULT_TIMEOUT, SV_DEFAULT_DIR_FD_CACHE,
-	       SV_DEFAULT_MAX_THREADS);
+	       "See storeview(1) for the exec wrapper, fstab and systemd use.\n");
 }

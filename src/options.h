@@ -16,10 +16,6 @@ struct sv_options {
 	/* As given on the command line, before validation. */
 	char *uid_spec;		/* a name or a number */
 	char *gid_spec;
-	char *timeout_spec;
-	char *dir_fd_cache_spec;
-	char *max_threads_spec;
-	char *ready_fd_spec;
 	char *closure_path;	/* -o closure=FILE, or NULL: every entry visible */
 	char *store_dir;	/* the store path closure lines refer to */
 	char *forced_opts;	/* the -o options every view gets */

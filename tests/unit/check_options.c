@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <check.h>
@@ -141,6 +142,103 @@ START_TEST(long_and_short_forms)
 }
 END_TEST
 
+/* --help promises --NAME for every option: dashes or underscores, flags and values alike. */
+START_TEST(every_option_as_dash_dash_name)
+{
+	g_autofree char *joined = NULL;
+
+	ck_assert_int_eq(parse("--no-prefetch", "--no_open", "--closure-strict", "--virtfs_xattrs",
+			       "--single-thread", "--max-threads=3", "--store_dir=/st", "/s", "/m", NULL), 0);
+	ck_assert(opts.no_prefetch && opts.no_open && opts.closure_strict && opts.virtfs_xattrs);
+	ck_assert(opts.singlethread && !opts.no_passthrough && !opts.recover_stale);
+	ck_assert_uint_eq(opts.max_threads, 3);
+	ck_assert_str_eq(opts.store_dir, "/st");
+	ck_assert_int_eq(parse("--allow-other", "/s", "/m", NULL), 0);
+	joined = fuse_opts_joined();
+	ck_assert_ptr_nonnull(strstr(joined, "-o allow_other"));
+	/* A flag takes no value, and a valued option needs one. */
+	ck_assert_int_eq(parse("--no-prefetch=yes", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "unknown option '--no-prefetch=yes'");
+	ck_assert_int_eq(parse("--timeout", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "unknown option '--timeout'");
+	ck_assert_int_eq(parse("--allow-other=1", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "unknown option '--allow-other=1'");
+}
+END_TEST
+
+/* -o NAME is for the options of a mount; -f, -s, -h and -V belong to the command line. */
+START_TEST(command_line_only_options_are_no_mount_options)
+{
+	ck_assert_int_eq(parse("-o", "foreground", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "unknown option 'foreground'");
+	ck_assert_int_eq(parse("-o", "single_thread", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "unknown option 'single_thread'");
+	ck_assert_int_eq(parse("-o", "help", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "unknown option 'help'");
+	ck_assert_int_eq(parse("-o", "debug", "/s", "/m", NULL), 0);
+	ck_assert(opts.debug && opts.foreground);
+	ck_assert_int_eq(parse("-x", "/s", "/m", NULL), -1);
+	ck_assert_str_eq(error, "unknown option '-x'");
+}
+END_TEST
+
+/* Every option --help lists is one the parser takes in that form. */
+START_TEST(help_lists_what_is_accepted)
+{
+	g_autofree char *help = NULL;
+	g_auto(GStrv) lines = NULL;
+	int out[2], saved = dup(STDOUT_FILENO);
+	GString *all = g_string_new(NULL);
+	char chunk[4096];
+	ssize_t n;
+	int listed = 0;
+
+	ck_assert_int_eq(pipe(out), 0);
+	fflush(stdout);
+	dup2(out[1], STDOUT_FILENO);
+	close(out[1]);
+	sv_options_print_usage("storeview");
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	while ((n = read(out[0], chunk, sizeof(chunk))) > 0)
+		g_string_append_len(all, chunk, n);
+	close(out[0]);
+	help = g_string_free(all, FALSE);
+	ck_assert_ptr_nonnull(strstr(help, "(default 3600)"));
+
+	lines = g_strsplit(help, "\n", -1);
+	for (char **line = lines; *line; line++) {
+		g_auto(GStrv) words = NULL;
+		g_autofree char *as_long = NULL;
+		char *name, *eq;
+
+		if (!g_str_has_prefix(*line, "    -o ") || g_str_has_prefix(*line, "    -o OPTION"))
+			continue;
+		words = g_strsplit(*line + 7, " ", 2);
+		name = words[0];
+		/* NAME=VALUE: one the parser takes stands in for VALUE. */
+		if ((eq = strchr(name, '='))) {
+			const char *value = g_str_equal(eq + 1, "USER") || g_str_equal(eq + 1, "GROUP") ? "0" :
+					    g_str_equal(eq + 1, "FILE") || g_str_equal(eq + 1, "DIR") ? "/x" : "16";
+
+			*eq = '\0';
+			as_long = g_strdup_printf("--%s=%s", name, value);
+			name = g_strdup_printf("%s=%s", name, value);
+		} else {
+			as_long = g_strdup_printf("--%s", name);
+			g_strdelimit(as_long + 2, "_", '-');
+			name = g_strdup(name);
+		}
+		ck_assert_msg(parse("-o", name, "/s", "/m", NULL) == 0, "-o %s: %s", name, error);
+		ck_assert_msg(parse(as_long, "/s", "/m", NULL) == 0, "%s: %s", as_long, error);
+		g_free(name);
+		listed++;
+	}
+	ck_assert_int_ge(listed, 13);
+}
+END_TEST
+
 START_TEST(mount_and_systemd_options_are_ignored)
 {
 	g_autofree char *joined = NULL;
@@ -241,6 +339,9 @@ Suite *options_suite(void)
 	tcase_add_test(tc, forced_options_reach_libfuse);
 	tcase_add_test(tc, uid_and_gid_by_name_and_number);
 	tcase_add_test(tc, long_and_short_forms);
+	tcase_add_test(tc, every_option_as_dash_dash_name);
+	tcase_add_test(tc, command_line_only_options_are_no_mount_options);
+	tcase_add_test(tc, help_lists_what_is_accepted);
 	tcase_add_test(tc, mount_and_systemd_options_are_ignored);
 	tcase_add_test(tc, libfuse_options_pass_through);
 	tcase_add_test(tc, libfuse_accepts_what_is_passed);
