@@ -64,6 +64,24 @@ sv_stop() {
 	done
 }
 
+# What sv_release stops and unmounts: processes, readers before daemons,
+# and the mountpoints of those daemons.
+SV_PIDS=()
+SV_MOUNTS=()
+
+# sv_release: stops every process of SV_PIDS (SIGTERM makes a daemon
+# unmount its view; what ignores it for SV_WAIT_TENTHS tenths of a second
+# is killed), then unmounts what is still mounted of SV_MOUNTS.
+sv_release() {
+	local m
+	sv_stop "$SV_WAIT_TENTHS" "${SV_PIDS[@]}"
+	for m in "${SV_MOUNTS[@]}"; do
+		if grep -qs " $m " /proc/self/mounts; then
+			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		fi
+	done
+}
+
 # sv_wait_mounted MOUNTPOINT PID: waits, SV_WAIT_TENTHS tenths of a second at
 # most, until a live FUSE filesystem is mounted on MOUNTPOINT; false if the
 # daemon PID ended first or the time ran out.  A dead view already there

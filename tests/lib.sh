@@ -16,8 +16,6 @@ set -euo pipefail
 : "${STOREVIEW:?STOREVIEW must name the storeview binary}"
 : "${SVPROBE:?SVPROBE must name the svprobe helper}"
 
-SV_MOUNTS=()
-SV_PIDS=()
 SV_TRACERS=()
 SV_REMOVE=()	# files the test put outside $SV_TMP
 SV_UNDO=()	# commands that undo the test's changes to the machine, run first
@@ -63,14 +61,7 @@ sv_cleanup() {
 			wait "$p" 2>/dev/null || true
 		fi
 	done
-	# Readers first, then daemons: SIGTERM makes a daemon unmount its view.
-	# What ignores it for 5 s (30 s under a wrapper) is killed.
-	sv_stop "$SV_WAIT_TENTHS" "${SV_PIDS[@]}"
-	for m in "${SV_MOUNTS[@]}"; do
-		if grep -qs " $m " /proc/self/mounts; then
-			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-		fi
-	done
+	sv_release
 	# Mounts made by others (mount(8), storeview exec) under the scratch dir.
 	if [ -n "$SV_TMP" ]; then
 		awk -v t="$SV_TMP/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts |
