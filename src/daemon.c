@@ -182,17 +182,15 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args,
 	}
 
 	if (!opts->no_prefetch) {
-		GError *gerror = NULL;
-
-		fs.prefetch = sv_prefetch_new(&gerror);
+		fs.prefetch = sv_prefetch_new(&error);
 		if (!fs.prefetch) {
-			g_warning("cannot start reading ahead: %s", gerror->message);
-			g_clear_error(&gerror);
+			g_warning("cannot start reading ahead: %s", error);
+			g_clear_pointer(&error, g_free);
 		}
-		fs.readahead = sv_readahead_new(&gerror);
+		fs.readahead = sv_readahead_new(&error);
 		if (!fs.readahead) {
-			g_warning("cannot start reading data ahead: %s", gerror->message);
-			g_error_free(gerror);
+			g_warning("cannot start reading data ahead: %s", error);
+			g_clear_pointer(&error, g_free);
 		}
 	}
 

@@ -350,9 +350,10 @@ static gpointer run(gpointer data)
 	return NULL;
 }
 
-struct sv_prefetch *sv_prefetch_new(GError **error)
+struct sv_prefetch *sv_prefetch_new(char **error)
 {
 	struct sv_prefetch *pf = g_new0(struct sv_prefetch, 1);
+	g_autoptr(GError) err = NULL;
 
 	g_mutex_init(&pf->lock);
 	g_cond_init(&pf->wake);
@@ -360,8 +361,10 @@ struct sv_prefetch *sv_prefetch_new(GError **error)
 	g_queue_init(&pf->pending);
 	pf->ready = g_hash_table_new(listing_hash, listing_equal);
 	/* One thread: the other CPU of a small host is the walker's. */
-	pf->thread = g_thread_try_new("sv-prefetch", run, pf, error);
+	pf->thread = g_thread_try_new("sv-prefetch", run, pf, &err);
 	if (!pf->thread) {
+		if (error)
+			*error = g_strdup(err->message);
 		sv_prefetch_free(pf);
 		return NULL;
 	}

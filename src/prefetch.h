@@ -67,8 +67,11 @@ GArray *sv_subdirs_new(void);
 
 void sv_subdirs_add(GArray *subdirs, const char *name, ino_t ino);
 
-/* NULL if the thread could not be started (the view then simply does without). */
-struct sv_prefetch *sv_prefetch_new(GError **error);
+/*
+ * NULL, with *error set unless error is NULL, if the thread could not be
+ * started (the view then simply does without).
+ */
+struct sv_prefetch *sv_prefetch_new(char **error);
 
 /*
  * The walker listed entries of directory (dev, ino) that were not read

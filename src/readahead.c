@@ -238,14 +238,17 @@ static gpointer readahead_main(gpointer data)
 	return NULL;
 }
 
-struct sv_readahead *sv_readahead_new(GError **error)
+struct sv_readahead *sv_readahead_new(char **error)
 {
 	struct sv_readahead *ra = g_new0(struct sv_readahead, 1);
+	g_autoptr(GError) err = NULL;
 
 	g_mutex_init(&ra->lock);
 	g_cond_init(&ra->wake);
-	ra->thread = g_thread_try_new("storeview-data", readahead_main, ra, error);
+	ra->thread = g_thread_try_new("storeview-data", readahead_main, ra, &err);
 	if (!ra->thread) {
+		if (error)
+			*error = g_strdup(err->message);
 		g_cond_clear(&ra->wake);
 		g_mutex_clear(&ra->lock);
 		g_free(ra);

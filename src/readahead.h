@@ -36,7 +36,8 @@
 
 struct sv_readahead;
 
-struct sv_readahead *sv_readahead_new(GError **error);
+/* NULL, with *error set unless error is NULL, if the thread could not be started. */
+struct sv_readahead *sv_readahead_new(char **error);
 
 /*
  * Whether the thread walks, or walked last, the store path whose top-level
