@@ -240,51 +240,83 @@ static int open_child(int parent_fd, const struct sv_inode *dir)
 	return fd;
 }
 
-static int get_fd(struct sv_inode_table *table, struct sv_inode *dir)
+/*
+ * Takes a use of inode's cached fd, if it has one; called with the lock
+ * held.  Returns the fd or -1.
+ */
+static int take_cached_fd(struct sv_inode_table *table, struct sv_inode *inode)
 {
-	int parent_fd, fd;
-
-	g_mutex_lock(&table->lock);
-	if (dir->fd >= 0) {
-		dir->fd_users++;
-		if (dir != &table->root) {
-			lru_unlink(table, dir);
-			lru_push_front(table, dir);
-		}
-		fd = dir->fd;
-		g_mutex_unlock(&table->lock);
-		return fd;
+	if (inode->fd < 0)
+		return -1;
+	inode->fd_users++;
+	if (inode != &table->root) {
+		lru_unlink(table, inode);
+		lru_push_front(table, inode);
 	}
-	g_mutex_unlock(&table->lock);
+	return inode->fd;
+}
 
-	parent_fd = get_fd(table, dir->parent);
-	if (parent_fd < 0)
-		return parent_fd;
-	fd = open_child(parent_fd, dir);
+/* Caches fd (opened by this thread) as inode's and takes a use of it. */
+static int cache_fd(struct sv_inode_table *table, struct sv_inode *inode, int fd)
+{
+	g_mutex_lock(&table->lock);
+	if (inode->fd >= 0) {
+		/* Another thread cached it meanwhile. */
+		close(fd);
+	} else {
+		inode->fd = fd;
+		table->dir_fds++;
+		lru_push_front(table, inode);
+	}
+	inode->fd_users++;
+	evict_dir_fds(table, table->max_dir_fds);
+	fd = inode->fd;
+	g_mutex_unlock(&table->lock);
+	return fd;
+}
+
+static int open_child_retrying(struct sv_inode_table *table, int parent_fd,
+			       const struct sv_inode *inode)
+{
+	int fd = open_child(parent_fd, inode);
+
 	if (fd == -EMFILE || fd == -ENFILE) {
 		/* Give back what the cache holds and try once more. */
 		g_mutex_lock(&table->lock);
 		evict_dir_fds(table, 0);
 		g_mutex_unlock(&table->lock);
-		fd = open_child(parent_fd, dir);
+		fd = open_child(parent_fd, inode);
 	}
-	sv_inode_put_dirfd(table, dir->parent);
-	if (fd < 0)
-		return fd;
+	return fd;
+}
+
+/*
+ * inode's fd, with a use taken.  Without one cached, the nearest ancestor
+ * that has one is found and the names below it opened one at a time, in a
+ * loop: SOURCE decides how deep a chain is, so nothing here recurses.
+ */
+static int get_fd(struct sv_inode_table *table, struct sv_inode *inode)
+{
+	g_autoptr(GPtrArray) below = g_ptr_array_new();
+	struct sv_inode *held;
+	int fd;
 
 	g_mutex_lock(&table->lock);
-	if (dir->fd >= 0) {
-		/* Another thread cached it meanwhile. */
-		close(fd);
-	} else {
-		dir->fd = fd;
-		table->dir_fds++;
-		lru_push_front(table, dir);
-	}
-	dir->fd_users++;
-	evict_dir_fds(table, table->max_dir_fds);
-	fd = dir->fd;
+	/* The root always has its fd: the walk ends there at the latest. */
+	for (held = inode; (fd = take_cached_fd(table, held)) < 0; held = held->parent)
+		g_ptr_array_add(below, held);
 	g_mutex_unlock(&table->lock);
+
+	for (guint i = below->len; i-- > 0;) {
+		struct sv_inode *child = below->pdata[i];
+		int child_fd = open_child_retrying(table, fd, child);
+
+		sv_inode_put_dirfd(table, held);
+		if (child_fd < 0)
+			return child_fd;
+		fd = cache_fd(table, child, child_fd);
+		held = child;
+	}
 	return fd;
 }
 

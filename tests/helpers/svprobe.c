@@ -23,6 +23,16 @@
  *   svprobe share F N         holds N open files of F at once (O_NOATIME), reads
  *                             each, the last through a mapping, reopens every
  *                             other one and reads again: "share ok SHA256"
+ *   svprobe mkchain DIR N     makes N nested directories "d" below DIR, one
+ *                             mkdirat() and openat() at a time, and the file
+ *                             "leaf" at the bottom
+ *   svprobe rmchain DIR       removes what mkchain made below DIR, bottom up
+ *                             through "..", in time linear in its depth
+ *   svprobe hold-dir DIR N F  opens the directory N levels of "d" below DIR,
+ *                             one openat() at a time, prints "held depth=N",
+ *                             keeps it open until stdin ends, then lists it
+ *                             and reads F in it: "list n=N" or "list err E",
+ *                             then "F ok read=N" or "F err E"
  *   svprobe soak ROLE SOURCE VIEW SECONDS SEED
  *                             for SECONDS, compares VIEW against SOURCE at
  *                             random: ROLE read (bytes, then drops the view's
@@ -426,6 +436,114 @@ static int hold(int argc, char **argv)
 	return 0;
 }
 
+static int mkchain(const char *dir, long levels)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	for (long i = 0; fd >= 0 && i < levels; i++) {
+		int next;
+
+		if (mkdirat(fd, "d", 0755) < 0)
+			break;
+		next = openat(fd, "d", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "mkchain: %s\n", g_strerror(errno));
+		return 1;
+	}
+	int leaf = openat(fd, "leaf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (leaf < 0 || write(leaf, "bottom\n", 7) != 7) {
+		fprintf(stderr, "mkchain: leaf: %s\n", g_strerror(errno));
+		return 1;
+	}
+	close(leaf);
+	close(fd);
+	return 0;
+}
+
+static int rmchain(const char *dir)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat top, st;
+	int next;
+
+	if (fd < 0 || fstat(fd, &top) < 0)
+		return 1;
+	while ((next = openat(fd, "d", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		close(fd);
+		fd = next;
+	}
+	unlinkat(fd, "leaf", 0);
+	while (fstat(fd, &st) == 0 && (st.st_dev != top.st_dev || st.st_ino != top.st_ino)) {
+		next = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		if (next < 0 || unlinkat(next, "d", AT_REMOVEDIR) < 0) {
+			fprintf(stderr, "rmchain: %s\n", g_strerror(errno));
+			return 1;
+		}
+		fd = next;
+	}
+	close(fd);
+	return 0;
+}
+
+static int hold_dir(const char *dir, long levels, const char *name)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	long depth = 0;
+	char byte;
+
+	for (; fd >= 0 && depth < levels; depth++) {
+		int next = openat(fd, "d", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		close(fd);
+		fd = next;
+	}
+	if (fd >= 0) {
+		int held = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fd);
+		fd = held;
+	}
+	if (fd < 0) {
+		printf("depth=%ld err %s\n", depth, errno_name(errno));
+		return 1;
+	}
+	printf("held depth=%ld\n", depth);
+	fflush(stdout);
+	while (read(0, &byte, 1) > 0)
+		;
+	int list_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = list_fd < 0 ? NULL : fdopendir(list_fd);
+	long n = 0;
+
+	if (dp) {
+		errno = 0;
+		while (readdir(dp))
+			n++;
+	}
+	if (dp && errno == 0)
+		printf("list n=%ld\n", n);
+	else
+		printf("list err %s\n", errno_name(errno));
+	if (dp)
+		closedir(dp);
+	int file = openat(fd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t got = file < 0 ? -1 : read(file, &byte, 1);
+
+	if (file < 0 || got < 0)
+		printf("%s err %s\n", name, errno_name(errno));
+	else
+		printf("%s ok read=%zd\n", name, got);
+	if (file >= 0)
+		close(file);
+	close(fd);
+	return 0;
+}
+
 /* The SHA-256 of a mapping of fd's whole content. */
 static char *sha256_mapped(int fd)
 {
@@ -663,7 +781,7 @@ static int soak(const char *role, const char *src, const char *view, int seconds
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|soak ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -689,6 +807,12 @@ int main(int argc, char **argv)
 		return hold(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "share") == 0 && argc == 4 && atoi(argv[3]) > 0)
 		return share(argv[2], atoi(argv[3]));
+	else if (strcmp(argv[1], "mkchain") == 0 && argc == 4)
+		return mkchain(argv[2], atol(argv[3]));
+	else if (strcmp(argv[1], "rmchain") == 0)
+		return rmchain(argv[2]);
+	else if (strcmp(argv[1], "hold-dir") == 0 && argc == 5)
+		return hold_dir(argv[2], atol(argv[3]), argv[4]);
 	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
 		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
 	else {

@@ -1,0 +1,79 @@
+#!/bin/bash
+# A hostile store's shape and changes: a directory chain deeper than any
+# recursion survives, a directory moved out of SOURCE while a client holds
+# it, and a closure reload that removes what clients hold.  Each case has
+# its expected answer, and after each the daemon answers another client
+# within a second.
+. "$(dirname "$0")/../lib.sh"
+sv_require_fuse
+sv_tmpdir
+
+src=$SV_TMP/store mnt=$SV_TMP/view
+mkdir "$src" "$mnt" "$SV_TMP/outside"
+# A 250,000-level chain takes seconds to make and unmount on tmpfs, and
+# minutes to remove from a disk.
+mount -t tmpfs -o size=1g,mode=755 tmpfs "$src"
+SV_MOUNTS+=("$src")
+chain=$src/cccccccccccccccccccccccccccccccc-chain
+other=$src/oooooooooooooooooooooooooooooooo-other
+mkdir "$chain" "$other"
+for i in $(seq 40); do mkdir "$other/dir$i" && echo "$i" >"$other/dir$i/file"; done
+levels=250000
+start=$(date +%s%N)
+"$PROBE" mkchain "$chain" "$levels"
+echo "made a $levels-level chain in $((($(date +%s%N) - start) / 1000000)) ms"
+
+# dir_fd_cache=16: 40 directories listed evict every cached fd of the chain.
+sv_mount "$src" "$mnt" -o dir_fd_cache=16,allow_other
+daemon=$SV_DAEMON
+cases=0
+probes=0
+case_ok() { cases=$((cases + 1)); sv_pass "$*"; }
+
+# The daemon is up and answers a lookup no cache can answer within a second.
+alive() {
+	local out
+	probes=$((probes + 1))
+	kill -0 "$daemon" 2>/dev/null || sv_fail "the daemon died after $1"
+	out=$(timeout 1 stat "$mnt/${other##*/}/absent-$probes" 2>&1) && sv_fail "absent-$probes exists"
+	case $out in
+	*"No such file or directory"*) ;;
+	*) sv_fail "the daemon did not answer within a second after $1: $out" ;;
+	esac
+}
+
+# hold_dir NAME DIR LEVELS FILE: a client holds the directory LEVELS levels of
+# "d" below DIR (svprobe hold-dir) until release_dir NAME, which sets
+# $released to what it then saw, on one line.
+hold_dir() {
+	local name=$1
+	mkfifo "$SV_TMP/$name.in"
+	"$PROBE" hold-dir "$2" "$3" "$4" <"$SV_TMP/$name.in" >"$SV_TMP/$name.out" &
+	eval "${name}_pid=$!"
+	exec {fd}>"$SV_TMP/$name.in"
+	eval "${name}_fd=$fd"
+	sv_wait_for "$SV_TMP/$name.out" 120
+	grep -q '^held ' "$SV_TMP/$name.out" || sv_fail "$name: $(cat "$SV_TMP/$name.out")"
+}
+release_dir() {
+	local fd pid
+	eval "fd=\$${1}_fd pid=\$${1}_pid"
+	exec {fd}>&-
+	wait "$pid" || sv_fail "$1: hold-dir failed: $(cat "$SV_TMP/$1.out")"
+	released=$(sed 1d "$SV_TMP/$1.out" | tr '\n' ' ')
+}
+
+# 1. The bottom of a 250,000-level chain, held while every cached fd of the
+# chain is evicted, reached again one name at a time.
+start=$(date +%s%N)
+hold_dir deep "$mnt/${chain##*/}" "$levels" leaf
+echo "walked $levels levels through the view in $((($(date +%s%N) - start) / 1000000)) ms"
+ls "$mnt/${other##*/}"/dir* >/dev/null
+release_dir deep
+[ "$released" = "list n=3 leaf ok read=1 " ] || sv_fail "the bottom of the chain after eviction: $released"
+alive "the deep chain"
+case_ok "the bottom of a $levels-level chain, its fds evicted, listed and read again"
+
+kill -0 "$daemon" || sv_fail "the daemon died"
+sv_unmount "$mnt"
+echo "hostile tree cases: $cases passed"
