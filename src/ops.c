@@ -360,6 +360,9 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
+	/* Where the reader is, for the data read-ahead to know if it is behind. */
+	if (fs->readahead && !as_file)
+		sv_readahead_opened(fs->readahead);
 	/* Store files never change: keep their pages, and closing needs no flush. */
 	fi->keep_cache = 1;
 	fi->noflush = 1;

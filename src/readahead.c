@@ -36,6 +36,9 @@ struct sv_readahead {
 	bool restart;
 	/* The walk's files in a row already in memory; the thread's own. */
 	unsigned int cached_run;
+	/* Regular files the walk passed, and readers' opens when it started. */
+	unsigned long passed;
+	unsigned long opens_at_start;
 	bool no_cachestat;		/* the kernel predates it; the thread's own */
 	/* Atomic: the thread waits for readers to move the window. */
 	bool waiting;
@@ -43,6 +46,7 @@ struct sv_readahead {
 	unsigned long long consumed;
 	unsigned long long window_end;
 	unsigned long files;		/* read ahead; atomic */
+	unsigned long opens;		/* readers' opens of regular files; atomic */
 };
 
 /* Called by the thread only. */
@@ -86,22 +90,42 @@ static int open_quietly(int dir_fd, const char *name, int flags)
 	return fd;
 }
 
+/* Bytes of the file in the page cache; -1 where the kernel cannot tell. */
+static long long cached_bytes(int fd)
+{
+	struct cachestat_range whole = { 0, 0 };
+	struct cachestat cs;
+
+	if (syscall(__NR_cachestat, fd, &whole, &cs, 0) < 0)
+		return -1;
+	return (long long)(cs.nr_cache * PAGE);
+}
+
 /*
  * Whether all the file's pages are in memory, asked without reading (which
  * could start I/O or change the atime); false where the kernel cannot tell.
  */
 static bool in_memory(struct sv_readahead *ra, int fd, off_t size)
 {
-	struct cachestat_range whole = { 0, 0 };
-	struct cachestat cs;
+	long long cached;
 
 	if (ra->no_cachestat)
 		return false;
-	if (syscall(__NR_cachestat, fd, &whole, &cs, 0) < 0) {
+	cached = cached_bytes(fd);
+	if (cached < 0) {
 		ra->no_cachestat = errno == ENOSYS;
 		return false;
 	}
-	return cs.nr_cache * PAGE >= (uint64_t)PAGE_ROUNDED(size);
+	return cached >= (long long)PAGE_ROUNDED(size);
+}
+
+/*
+ * Whether readers opened more files since the walk started than it has
+ * passed: what it finds in memory they read, SOURCE is not warm.
+ */
+static bool readers_ahead(struct sv_readahead *ra)
+{
+	return ra->passed < __atomic_load_n(&ra->opens, __ATOMIC_RELAXED) - ra->opens_at_start;
 }
 
 static unsigned char type_of(int dir_fd, const struct dirent *entry)
@@ -123,13 +147,18 @@ static void read_file_ahead(struct sv_readahead *ra, int dir_fd, const char *nam
 
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-	    st.st_size > SV_READAHEAD_MAX_FILE_SIZE) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	ra->passed++;
+	if (st.st_size == 0 || st.st_size > SV_READAHEAD_MAX_FILE_SIZE) {
 		close(fd);
 		return;
 	}
 	if (in_memory(ra, fd, st.st_size)) {
-		ra->cached_run++;
+		if (!readers_ahead(ra))
+			ra->cached_run++;
 	} else if (room_for(ra, PAGE_ROUNDED(st.st_size)) &&
 		   readahead(fd, 0, (size_t)st.st_size) == 0) {
 		ra->cached_run = 0;
@@ -220,6 +249,8 @@ static GArray *next_start(struct sv_readahead *ra)
 	ra->walked = true;
 	__atomic_store_n(&ra->restart, false, __ATOMIC_RELAXED);
 	ra->cached_run = 0;
+	ra->passed = 0;
+	ra->opens_at_start = __atomic_load_n(&ra->opens, __ATOMIC_RELAXED);
 	/* A fresh window, from what readers have read so far. */
 	ra->window_end = __atomic_load_n(&ra->consumed, __ATOMIC_RELAXED);
 	g_mutex_unlock(&ra->lock);
@@ -300,6 +331,11 @@ void sv_readahead_consumed(struct sv_readahead *ra, size_t bytes)
 		g_cond_broadcast(&ra->wake);
 		g_mutex_unlock(&ra->lock);
 	}
+}
+
+void sv_readahead_opened(struct sv_readahead *ra)
+{
+	__atomic_add_fetch(&ra->opens, 1, __ATOMIC_RELAXED);
 }
 
 unsigned long sv_readahead_count(struct sv_readahead *ra)

@@ -12,8 +12,10 @@
  * The thread stays within a window: it reads ahead at most
  * SV_READAHEAD_WINDOW bytes more than readers have read through the view
  * since it started.  It gives up on a store path whose files it finds
- * already in memory, where it would only cost CPU.  A first read in
- * another store path moves it there.
+ * already in memory, where it would only cost CPU, unless readers opened
+ * more files since it started than it has passed: they are ahead of it,
+ * and it goes on past what they have read.  A first read in another store
+ * path moves it there.
  * Opening files without reading them (open+close, stat) starts nothing.
  */
 #ifndef STOREVIEW_READAHEAD_H
@@ -57,6 +59,9 @@ void sv_readahead_start(struct sv_readahead *ra, GArray *dir_fds, dev_t store_de
 
 /* Bytes read through the view: the window moves on. */
 void sv_readahead_consumed(struct sv_readahead *ra, size_t bytes);
+
+/* A reader opened a regular file through the view: it moves on. */
+void sv_readahead_opened(struct sv_readahead *ra);
 
 /* Files read ahead so far. */
 unsigned long sv_readahead_count(struct sv_readahead *ra);

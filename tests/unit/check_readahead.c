@@ -335,6 +335,62 @@ START_TEST(gives_up_on_a_store_path_already_in_memory)
 }
 END_TEST
 
+/* Makes the file size bytes long, keeping its name's place in the listing. */
+static void resize_file(const char *relative, size_t size)
+{
+	g_autofree char *path = path_of(relative);
+	g_autofree char *data = g_malloc0(size);
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, size), (ssize_t)size);
+	ck_assert_int_eq(fsync(fd), 0);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/*
+ * In listing order: more files than the window holds, which the walk
+ * waits in; then many in memory (the reader read them meanwhile); then 16
+ * that are not.
+ */
+START_TEST(goes_on_past_files_readers_have_read)
+{
+	unsigned int window_files = SV_READAHEAD_WINDOW / SV_READAHEAD_MAX_FILE_SIZE;
+	unsigned int big = window_files + 4, cached = 2 * SV_READAHEAD_MAX_CACHED_RUN;
+	g_autoptr(GPtrArray) names = NULL;
+	struct sv_readahead *ra;
+
+	make_dir("store");
+	make_dir("store/d");
+	for (unsigned int i = 0; i < big + cached + 16; i++) {
+		g_autofree char *name = g_strdup_printf("store/d/%03u", i);
+
+		make_file(name, SMALL_SIZE);
+	}
+	names = listing_of("store/d");
+	for (guint i = 0; i < names->len; i++) {
+		g_autofree char *name = g_build_filename("store/d", names->pdata[i], NULL);
+
+		if (i < big)
+			resize_file(name, SV_READAHEAD_MAX_FILE_SIZE);
+		if ((i < big || i >= big + cached) && !evict(name)) {
+			say_no_eviction();
+			return;
+		}
+	}
+	ra = sv_readahead_new(NULL);
+	ck_assert_ptr_nonnull(ra);
+	start(ra, "store/d", "store");
+	ck_assert_uint_eq(settled_count(ra), window_files);
+	/* The reader opens every file up to the last 16 while the walk waits. */
+	for (unsigned int i = 0; i < big + cached; i++)
+		sv_readahead_opened(ra);
+	sv_readahead_consumed(ra, SV_READAHEAD_WINDOW);
+	ck_assert_uint_eq(settled_count(ra), big + 16);
+	sv_readahead_free(ra);
+}
+END_TEST
+
 START_TEST(every_fd_is_closed_whatever_was_waiting)
 {
 	unsigned int before = sv_open_fds();
@@ -364,6 +420,7 @@ Suite *readahead_suite(void)
 	tcase_add_test(tc, goes_on_as_a_depth_first_reader_within_the_store_path);
 	tcase_add_test(tc, stays_within_the_window_and_moves_to_another_store_path);
 	tcase_add_test(tc, gives_up_on_a_store_path_already_in_memory);
+	tcase_add_test(tc, goes_on_past_files_readers_have_read);
 	tcase_add_test(tc, every_fd_is_closed_whatever_was_waiting);
 	suite_add_tcase(s, tc);
 	return s;
