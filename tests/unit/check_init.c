@@ -154,6 +154,7 @@ static void negotiate(struct sv_fs *fs, bool want_passthrough, const struct init
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kernel), 0);
 	fs->se = fuse_session_new(&args, &no_ops, sizeof(no_ops), fs);
+	fuse_opt_free_args(&args);
 	ck_assert_ptr_nonnull(fs->se);
 	/* /dev/fd/N: the way of a /dev/fuse opened and mounted by another process. */
 	mountpoint = g_strdup_printf("/dev/fd/%d", kernel[1]);
