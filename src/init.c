@@ -147,7 +147,11 @@ void sv_init_attach(struct sv_fs *fs)
 	int err;
 
 	fs->init = g_new0(struct sv_init, 1);
-	/* libfuse keeps the fd it mounted with, now written through io. */
+	/*
+	 * fuse_session_custom_io() records io and the fd and nothing else, so
+	 * given the fd fuse_session_mount() opened it leaves the mount, and its
+	 * unmount, as they were.
+	 */
 	err = fuse_session_custom_io(fs->se, &io, fuse_session_fd(fs->se));
 	if (err < 0) {
 		g_warning("INIT without parallel directory operations nor passthrough: %s",
