@@ -4,16 +4,18 @@
  * the driver only does arithmetic.  Nothing here follows symlinks.
  *
  *   svbench walk DIR               fstatat() every entry under DIR
- *   svbench read ROOT LIST         open, read to the end, close each file
+ *   svbench read ROOT LIST [cached]
+ *                                  open, read to the end, close each file;
+ *                                  cached: sum the pages each file holds in
+ *                                  the page cache once read (cachestat(2))
  *   svbench openclose ROOT LIST noatime|plain
  *                                  open and close each file
  *   svbench hold-latency           hold /dev/cpu_dma_latency at 0 until killed
  *   svbench pingpong N             N round trips of a byte between two processes
  *   svbench mkfiles DIR N          N empty files for the scale mode
- *   svbench cachestat ROOT LIST all|unique
- *                                  pages of each file in the page cache, by
- *                                  cachestat(2); unique: each (st_dev, st_ino)
- *                                  once, as SOURCE's hard links share pages
+ *   svbench cachestat ROOT LIST    pages of LIST's files in the page cache, by
+ *                                  cachestat(2), each (st_dev, st_ino) once, as
+ *                                  SOURCE's hard links share their pages
  *
  * LIST holds paths relative to ROOT, one a line.
  */
@@ -36,6 +38,28 @@
 /* The scale fixture: files per directory, directories per store entry. */
 #define FILES_PER_DIR 1000
 #define DIRS_PER_ENTRY 100
+
+/* cachestat(2), Linux 6.5; Debian 12's headers predate it. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct cachestat_range {
+	uint64_t off, len;
+};
+struct cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/* Pages of the file open as fd in the page cache, or -1. */
+static long long cached_pages(int fd)
+{
+	struct cachestat_range whole = { 0, 0 };
+	struct cachestat cs;
+
+	if (syscall(__NR_cachestat, fd, &whole, &cs, 0) < 0)
+		return -1;
+	return (long long)cs.nr_cache;
+}
 
 struct walk_count {
 	unsigned long entries;
@@ -136,6 +160,8 @@ struct read_count {
 	unsigned long files;
 	unsigned long errors;
 	uint64_t bytes;
+	bool cached;		/* count the pages each file holds once read */
+	uint64_t cached_pages;
 };
 
 static void read_one(int rootfd, const char *path, void *data)
@@ -154,18 +180,33 @@ static void read_one(int rootfd, const char *path, void *data)
 		count->errors++;
 	else
 		count->files++;
+	/*
+	 * Asked before close, on the reader's own open file: opening the file
+	 * again to ask would drop the pages of a view that does not keep them.
+	 */
+	if (n == 0 && count->cached) {
+		long long pages = cached_pages(fd);
+
+		if (pages < 0)
+			count->errors++;
+		else
+			count->cached_pages += (uint64_t)pages;
+	}
 	close(fd);
 }
 
-static int cmd_read(const char *root, const char *list)
+static int cmd_read(const char *root, const char *list, bool cached)
 {
-	struct read_count count = { .buf = malloc(READ_BUF) };
+	struct read_count count = { .buf = malloc(READ_BUF), .cached = cached };
 	double start = now();
 
 	if (!count.buf || for_each_path(root, list, read_one, &count) < 0)
 		return 1;
-	printf("files=%lu errors=%lu bytes=%llu seconds=%.6f\n", count.files, count.errors,
+	printf("files=%lu errors=%lu bytes=%llu seconds=%.6f", count.files, count.errors,
 	       (unsigned long long)count.bytes, now() - start);
+	if (cached)
+		printf(" cached_pages=%llu", (unsigned long long)count.cached_pages);
+	printf("\n");
 	free(count.buf);
 	return 0;
 }
@@ -328,17 +369,6 @@ out:
 	return ret;
 }
 
-/* cachestat(2), Linux 6.5; Debian 12's headers predate it. */
-#ifndef __NR_cachestat
-#define __NR_cachestat 451
-#endif
-struct cachestat_range {
-	uint64_t off, len;
-};
-struct cachestat {
-	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
-};
-
 struct cached_file {
 	dev_t dev;
 	ino_t ino;
@@ -394,29 +424,20 @@ static int by_dev_ino(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-/*
- * pages: in the page cache; size_pages: the files' sizes in pages.  A
- * view's files are each their own inode in the kernel, whatever numbers
- * they show: count every name there (all).
- */
-static int cmd_cachestat(const char *root, const char *list, const char *mode)
+/* pages: in the page cache; size_pages: the files' sizes in pages. */
+static int cmd_cachestat(const char *root, const char *list)
 {
 	struct cache_count count = { 0 };
 	uint64_t pages = 0, size_pages = 0;
 	unsigned long files = 0;
-	bool unique = !strcmp(mode, "unique");
 	double start = now();
 
-	if (!unique && strcmp(mode, "all")) {
-		fprintf(stderr, "svbench: cachestat mode must be all or unique\n");
-		return 2;
-	}
 	if (for_each_path(root, list, cachestat_one, &count) < 0)
 		return 1;
-	if (unique && count.len)
+	if (count.len)
 		qsort(count.files, count.len, sizeof(*count.files), by_dev_ino);
 	for (size_t i = 0; i < count.len; i++) {
-		if (unique && i > 0 && !by_dev_ino(&count.files[i - 1], &count.files[i]))
+		if (i > 0 && !by_dev_ino(&count.files[i - 1], &count.files[i]))
 			continue;
 		files++;
 		pages += count.files[i].pages;
@@ -431,9 +452,9 @@ static int cmd_cachestat(const char *root, const char *list, const char *mode)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: svbench walk DIR | read ROOT LIST | "
+	fprintf(stderr, "usage: svbench walk DIR | read ROOT LIST [cached] | "
 			"openclose ROOT LIST noatime|plain | hold-latency | pingpong N | "
-			"mkfiles DIR N | cachestat ROOT LIST all|unique\n");
+			"mkfiles DIR N | cachestat ROOT LIST\n");
 	return 2;
 }
 
@@ -441,8 +462,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "walk"))
 		return cmd_walk(argv[2]);
-	if (argc == 4 && !strcmp(argv[1], "read"))
-		return cmd_read(argv[2], argv[3]);
+	if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "cached"))) && !strcmp(argv[1], "read"))
+		return cmd_read(argv[2], argv[3], argc == 5);
 	if (argc == 5 && !strcmp(argv[1], "openclose"))
 		return cmd_openclose(argv[2], argv[3], argv[4]);
 	if (argc == 2 && !strcmp(argv[1], "hold-latency"))
@@ -451,7 +472,7 @@ int main(int argc, char **argv)
 		return cmd_pingpong(strtoul(argv[2], NULL, 10));
 	if (argc == 4 && !strcmp(argv[1], "mkfiles"))
 		return cmd_mkfiles(argv[2], strtoul(argv[3], NULL, 10));
-	if (argc == 5 && !strcmp(argv[1], "cachestat"))
-		return cmd_cachestat(argv[2], argv[3], argv[4]);
+	if (argc == 4 && !strcmp(argv[1], "cachestat"))
+		return cmd_cachestat(argv[2], argv[3]);
 	return usage();
 }
