@@ -77,8 +77,10 @@ int sv_mountpoint_prepare(const char *mountpoint, const char *source,
 	if (sv_mountpoint_is_stale(mountpoint)) {
 		if (!recover_stale) {
 			*error = g_strdup_printf("MOUNTPOINT '%s' holds a dead view (transport endpoint is not connected): "
-						 "unmount it with 'umount -l %s' or pass -o recover_stale",
-						 mountpoint, mountpoint);
+						 "unmount it with '%s %s' or pass -o recover_stale",
+						 mountpoint,
+						 geteuid() == 0 ? "umount -l" : "fusermount3 -u -z",
+						 mountpoint);
 			return -1;
 		}
 		if (sv_mountpoint_detach(mountpoint, error) < 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -36,6 +37,21 @@ static int private_readonly_tree(int dirfd)
 }
 #endif
 
+/*
+ * Without a private noatime clone, reads through the view leave SOURCE's
+ * atimes alone only where SOURCE's own mount is read-only or noatime
+ * (relatime still updates an atime older than the mtime, or than a day).
+ */
+static void warn_if_atimes_change(int fd, const char *source)
+{
+	struct statvfs st;
+
+	if (fstatvfs(fd, &st) == 0 && (st.f_flag & (ST_RDONLY | ST_NOATIME)))
+		return;
+	g_warning("reads through the view update atimes in SOURCE '%s': without root it cannot "
+		  "be cloned read-only and noatime, and its own mount is neither", source);
+}
+
 int sv_source_open(const char *source, char **error)
 {
 	int fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -52,11 +68,13 @@ int sv_source_open(const char *source, char **error)
 		close(fd);
 		return tree;
 	}
-	if (geteuid() == 0)
+	if (geteuid() == 0) {
 		g_warning("cannot lock SOURCE down in a private read-only noatime mount (%s): "
 			  "reads through the view may update atimes in SOURCE", g_strerror(errno));
-	else
-		g_debug("not root: SOURCE is used as it is mounted (%s)", g_strerror(errno));
+		return fd;
+	}
+	g_debug("not root: SOURCE is used as it is mounted (%s)", g_strerror(errno));
 #endif
+	warn_if_atimes_change(fd, source);
 	return fd;
 }

@@ -27,6 +27,10 @@ sv_ended_early() {
 SV_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
 as_nobody() { "${SV_NOBODY[@]}" "$@"; }
 
+# A command prefix under which the daemons of sv_mount, and the checks that
+# their views are up, run: empty but for the tests without root.
+SV_AS=()
+
 # sv_gone_within PID TENTHS: true once PID has ended, false if it still runs
 # TENTHS tenths of a second later.
 sv_gone_within() {
@@ -91,7 +95,7 @@ sv_wait_mounted() {
 	local i
 	for ((i = 0; i < SV_WAIT_TENTHS * 2; i++)); do
 		if grep -qs " $1 fuse" /proc/self/mounts &&
-		   [ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; then
+		   [ "$("${SV_AS[@]}" stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; then
 			return 0
 		fi
 		kill -0 "$2" 2>/dev/null || return 1

@@ -93,6 +93,62 @@ sv_tmpdir() {
 	PROBE="$SV_TMP/svprobe"
 }
 
+# Without root: an ordinary user of the test's own, and /dev/fuse with the
+# mode distributions give it (0666), both only inside a private mount
+# namespace the test re-runs itself in.  The machine's /dev/fuse and
+# /etc/passwd stay as they are; views mount through the setuid fusermount3.
+# sv_require_unprivileged_fuse: first thing in such a test.
+sv_require_unprivileged_fuse() {
+	local c
+	[ "$(id -u)" = 0 ] || sv_skip "needs root to make a user and a private mount namespace"
+	[ -c /dev/fuse ] || sv_skip "no /dev/fuse"
+	for c in unshare setpriv fusermount3 pgrep; do
+		command -v "$c" >/dev/null || sv_skip "needs $c"
+	done
+	[ -u "$(command -v fusermount3)" ] || sv_skip "fusermount3 is not setuid root"
+	if [ -z "${SV_PRIVATE_NS:-}" ]; then
+		SV_PRIVATE_NS=1 exec unshare --mount --propagation private -- "$BASH" "$0"
+	fi
+}
+
+# sv_make_user: after sv_tmpdir, in the private namespace: binds a 0666
+# node over /dev/fuse and adds a user (name $SV_USER_NAME, uid and gid
+# $SV_UID, unused on this machine) with a home and a $XDG_RUNTIME_DIR
+# under $SV_TMP.  as_user runs a command as that user; every process of
+# the user is stopped when the test ends.
+sv_make_user() {
+	local uid home
+	mknod -m 666 "$SV_TMP/fuse" c 10 229
+	mount --bind "$SV_TMP/fuse" /dev/fuse
+	for uid in $(shuf -i 40000-49999 -n 50); do
+		getent passwd "$uid" >/dev/null || getent group "$uid" >/dev/null ||
+			pgrep -U "$uid" >/dev/null || break
+	done
+	SV_UID=$uid SV_USER_NAME=svtest$uid home=$SV_TMP/home
+	cp /etc/passwd "$SV_TMP/passwd"
+	cp /etc/group "$SV_TMP/group"
+	echo "$SV_USER_NAME:x:$uid:$uid:storeview test user:$home:/bin/sh" >>"$SV_TMP/passwd"
+	echo "$SV_USER_NAME:x:$uid:" >>"$SV_TMP/group"
+	mount --bind "$SV_TMP/passwd" /etc/passwd
+	mount --bind "$SV_TMP/group" /etc/group
+	SV_UNDO+=("sv_stop_user_processes")
+	install -d -m 700 -o "$uid" -g "$uid" "$home" "$home/run"
+	# The daemon's sanitizer reports, if any, are written as the user.
+	chmod 1777 "$SV_TMP/reports"
+	SV_USER=(setpriv --reuid="$uid" --regid="$uid" --init-groups -- env HOME="$home"
+		USER="$SV_USER_NAME" LOGNAME="$SV_USER_NAME" XDG_RUNTIME_DIR="$home/run")
+	# shellcheck disable=SC2034 # for the tests that source this file
+	SV_USER_HOME=$home SV_USER_RUNTIME=$home/run
+}
+as_user() { "${SV_USER[@]}" "$@"; }
+
+# Stops every process of the test's user (a daemon unmounts its view).
+sv_stop_user_processes() {
+	local pids
+	mapfile -t pids < <(pgrep -U "$SV_UID")
+	sv_stop "$SV_WAIT_TENTHS" "${pids[@]}"
+}
+
 # sv_wait_exit PID SECONDS: waits for a background job of this shell to end,
 # at most SECONDS, and sets SV_STATUS to its exit status.
 sv_wait_exit() {
@@ -127,7 +183,7 @@ sv_mount() {
 	# Sanitizer reports go to files the cleanup checks (an unsanitized build ignores these).
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SV_TMP/reports/asan" \
 	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$SV_TMP/reports/ubsan" \
-		env --default-signal=INT "${wrap[@]}" "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
+		"${SV_AS[@]}" env --default-signal=INT "${wrap[@]}" "$STOREVIEW" -f "$@" "$source" "$mnt" 2>>"$SV_LOG" &
 	SV_DAEMON=$!
 	SV_DAEMON_OF[$mnt]=$SV_DAEMON
 	SV_PIDS+=("$SV_DAEMON")
