@@ -13,7 +13,7 @@
 #include "source.h"
 
 #if defined(HAVE_OPEN_TREE) && defined(HAVE_MOUNT_SETATTR)
-/* A detached, locked-down bind mount of dirfd, or -1 with errno set. */
+/* A detached, locked-down bind mount of dirfd, or a negative errno. */
 static int private_readonly_tree(int dirfd)
 {
 	struct mount_attr attr = {
@@ -25,13 +25,12 @@ static int private_readonly_tree(int dirfd)
 					    AT_RECURSIVE | AT_EMPTY_PATH);
 
 	if (tree < 0)
-		return -1;
+		return -errno;
 	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
-		int err = errno;
+		int err = -errno;
 
 		close(tree);
-		errno = err;
-		return -1;
+		return err;
 	}
 	return tree;
 }
@@ -70,10 +69,10 @@ int sv_source_open(const char *source, char **error)
 	}
 	if (geteuid() == 0) {
 		g_warning("cannot lock SOURCE down in a private read-only noatime mount (%s): "
-			  "reads through the view may update atimes in SOURCE", g_strerror(errno));
+			  "reads through the view may update atimes in SOURCE", g_strerror(-tree));
 		return fd;
 	}
-	g_debug("not root: SOURCE is used as it is mounted (%s)", g_strerror(errno));
+	g_debug("not root: SOURCE is used as it is mounted (%s)", g_strerror(-tree));
 #endif
 	warn_if_atimes_change(fd, source);
 	return fd;
