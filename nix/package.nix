@@ -8,6 +8,7 @@
 , pkg-config
 , fuse3
 , glib
+, acl
 , check
 , systemd
 , withSystemd ? lib.meta.availableOn stdenv.hostPlatform systemd
@@ -21,7 +22,7 @@ stdenv.mkDerivation {
 
   nativeBuildInputs = [ autoreconfHook pkg-config ];
   # libsystemd lets the daemon tell a Type=notify unit it is ready.
-  buildInputs = [ fuse3 glib ] ++ lib.optional withSystemd systemd;
+  buildInputs = [ fuse3 glib acl ] ++ lib.optional withSystemd systemd;
   checkInputs = [ check ];
 
   configureFlags = [

@@ -25,6 +25,13 @@ struct sv_inode {
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
+	/*
+	 * Whether the entry has an access ACL, as sv_acl_refresh() last found
+	 * it (see acl.h), and the ctime it was found at.  Read and written
+	 * with __atomic builtins, without the table's lock.
+	 */
+	uint32_t acl;
+	int64_t acl_ctime;
 	/* For a directory: its files' data was sent to be read ahead (atomic). */
 	bool data_read_ahead;
 	struct sv_inode *parent;	/* NULL for the root; holds a reference */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <glib.h>
 
+#include "acl.h"
 #include "fs.h"
 #include "ops.h"
 #include "policy.h"
@@ -44,14 +45,15 @@ fuse_ino_t ino_of(struct sv_fs *fs, struct sv_inode *inode)
 	return (fuse_ino_t)(uintptr_t)inode;
 }
 
-bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want)
+bool caller_may(fuse_req_t req, struct sv_inode *inode, int want)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	gid_t groups[MAX_GROUPS];
 	struct sv_caller caller = { .uid = ctx->uid, .gid = ctx->gid };
+	bool acl = sv_acl_extended(inode);
 
-	if (sv_policy_needs_groups(inode->mode, inode->uid, inode->gid,
-				   ctx->uid, ctx->gid, want)) {
+	if (acl || sv_policy_needs_groups(inode->mode, inode->uid, inode->gid,
+					  ctx->uid, ctx->gid, want)) {
 		int n = fuse_req_getgroups(req, MAX_GROUPS, groups);
 
 		if (n > 0) {
@@ -59,7 +61,8 @@ bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want)
 			caller.ngroups = MIN(n, MAX_GROUPS);
 		}
 	}
-	if (sv_policy_may_access(inode->mode, inode->uid, inode->gid, &caller, want))
+	if (acl ? sv_acl_may_access(fs_of(req)->inodes, inode, &caller, want) :
+		  sv_policy_may_access(inode->mode, inode->uid, inode->gid, &caller, want))
 		return true;
 	SV_STAT_ADD(fs_of(req), denied);
 	return false;
@@ -81,13 +84,15 @@ void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode)
 }
 
 /*
- * What the view shows of an entry whose real lstat is st.  The kernel
- * checks access against these modes, from its cache, without asking the
- * daemon: they must grant no more than SOURCE does.
+ * What the view shows of inode, whose real lstat is st.  The kernel checks
+ * access against these modes, from its cache, without asking the daemon
+ * (with -o no_open not even at open): they must grant no more than SOURCE
+ * does, its ACLs included.
  */
-void present_attr(struct sv_fs *fs, struct stat *st)
+void present_attr(struct sv_fs *fs, const struct sv_inode *inode, struct stat *st)
 {
-	st->st_mode = sv_policy_narrow_mode(st->st_mode, st->st_uid, fs->opts->uid);
+	st->st_mode = sv_policy_narrow_mode(sv_acl_mode(inode, st->st_mode), st->st_uid,
+					    fs->opts->uid);
 	sv_policy_present_attr(st, fs->opts->uid, fs->opts->gid);
 	if (fs->opts->virtfs_xattrs)
 		sv_virtfs_present_attr(st);
@@ -111,8 +116,10 @@ int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 	else if (!same_inode(st, inode))
 		ret = -ESTALE;
 	put_parent_fd(fs, inode);
-	if (ret == 0)
-		present_attr(fs, st);
+	if (ret == 0) {
+		sv_acl_refresh(fs->inodes, inode, st);
+		present_attr(fs, inode, st);
+	}
 	return ret;
 }
 
@@ -144,7 +151,8 @@ void enter_entry(struct sv_fs *fs, struct sv_inode *parent, const char *name,
 {
 	struct sv_inode *inode = sv_inode_table_lookup(fs->inodes, parent, name, &e->attr);
 
-	present_attr(fs, &e->attr);
+	sv_acl_refresh(fs->inodes, inode, &e->attr);
+	present_attr(fs, inode, &e->attr);
 	e->ino = ino_of(fs, inode);
 	e->attr_timeout = fs->opts->timeout;
 	e->entry_timeout = fs->opts->timeout;
@@ -225,7 +233,7 @@ static void sv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (fi && S_ISREG(inode->mode)) {
 		ret = fstat((int)fi->fh, &st) < 0 ? -errno : 0;
 		if (ret == 0)
-			present_attr(fs, &st);
+			present_attr(fs, inode, &st);
 	} else {
 		ret = stat_inode(fs, inode, &st);
 	}

@@ -16,8 +16,11 @@ struct sv_fs *fs_of(fuse_req_t req);
 struct sv_inode *inode_of(struct sv_fs *fs, fuse_ino_t ino);
 fuse_ino_t ino_of(struct sv_fs *fs, struct sv_inode *inode);
 
-/* Checks the caller against SOURCE's real owner and mode, see policy.h. */
-bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want);
+/*
+ * Checks the caller against SOURCE's real owner and mode, and its ACL if it
+ * has one, see policy.h.
+ */
+bool caller_may(fuse_req_t req, struct sv_inode *inode, int want);
 
 /*
  * The directory an entry is reached from, held until put_parent_fd();
@@ -26,8 +29,8 @@ bool caller_may(fuse_req_t req, const struct sv_inode *inode, int want);
 int get_parent_fd(struct sv_fs *fs, struct sv_inode *inode, const char **name);
 void put_parent_fd(struct sv_fs *fs, struct sv_inode *inode);
 
-/* Sets st to what the view shows of an entry whose real lstat it holds. */
-void present_attr(struct sv_fs *fs, struct stat *st);
+/* Sets st to what the view shows of inode, whose real lstat st holds. */
+void present_attr(struct sv_fs *fs, const struct sv_inode *inode, struct stat *st);
 
 /* The presented attributes of inode, from SOURCE; 0 or a negative errno. */
 int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st);

@@ -64,6 +64,92 @@ bool sv_policy_may_access(mode_t mode, uid_t owner, gid_t group,
 	return (permission_bits(mode, owner, group, caller) & want) == want;
 }
 
+static bool in_group(gid_t gid, const struct sv_caller *caller)
+{
+	if (caller->gid == gid)
+		return true;
+	for (size_t i = 0; i < caller->ngroups; i++)
+		if (caller->groups[i] == gid)
+			return true;
+	return false;
+}
+
+static bool grants(unsigned int perm, int want)
+{
+	return (perm & (unsigned int)want) == (unsigned int)want;
+}
+
+bool sv_policy_acl_may_access(const struct sv_acl_entry *acl, size_t count, mode_t mode,
+			      uid_t owner, gid_t group, const struct sv_caller *caller,
+			      int want)
+{
+	/* Without a mask (a minimal ACL) nothing is masked. */
+	unsigned int mask = 7, other = 0;
+	bool group_matched = false, group_grants = false;
+
+	if (caller->uid == 0)
+		return sv_policy_may_access(mode, owner, group, caller, want);
+	for (size_t i = 0; i < count; i++) {
+		if (acl[i].tag == SV_ACL_MASK)
+			mask = acl[i].perm;
+		else if (acl[i].tag == SV_ACL_OTHER)
+			other = acl[i].perm;
+	}
+	for (size_t i = 0; i < count; i++)
+		if (acl[i].tag == SV_ACL_USER_OBJ && caller->uid == owner)
+			return grants(acl[i].perm, want);
+	if (caller->uid == owner)
+		return false;	/* an ACL without its owner entry: refuse */
+	for (size_t i = 0; i < count; i++)
+		if (acl[i].tag == SV_ACL_USER && acl[i].id == caller->uid)
+			return grants(acl[i].perm & mask, want);
+	for (size_t i = 0; i < count; i++) {
+		bool member = (acl[i].tag == SV_ACL_GROUP_OBJ && in_group(group, caller)) ||
+			      (acl[i].tag == SV_ACL_GROUP && in_group(acl[i].id, caller));
+
+		if (!member)
+			continue;
+		group_matched = true;
+		if (grants(acl[i].perm & mask, want))
+			group_grants = true;
+	}
+	if (group_matched)
+		return group_grants;
+	return grants(other, want);
+}
+
+unsigned int sv_policy_acl_anyone(const struct sv_acl_entry *acl, size_t count)
+{
+	unsigned int mask = 7, anyone = 7;
+
+	for (size_t i = 0; i < count; i++)
+		if (acl[i].tag == SV_ACL_MASK)
+			mask = acl[i].perm;
+	for (size_t i = 0; i < count; i++) {
+		switch (acl[i].tag) {
+		case SV_ACL_USER:
+		case SV_ACL_GROUP_OBJ:
+		case SV_ACL_GROUP:
+			anyone &= acl[i].perm & mask;
+			break;
+		case SV_ACL_OTHER:
+			anyone &= acl[i].perm;
+			break;
+		case SV_ACL_USER_OBJ:
+		case SV_ACL_MASK:
+			break;
+		}
+	}
+	return anyone;
+}
+
+mode_t sv_policy_acl_mode(mode_t mode, unsigned int anyone)
+{
+	mode_t keep = (mode_t)(anyone & 5);
+
+	return (mode & ~(mode_t)055) | (mode & (keep << 3 | keep));
+}
+
 bool sv_policy_needs_groups(mode_t mode, uid_t owner, gid_t group,
 			    uid_t caller_uid, gid_t caller_gid, int want)
 {

@@ -61,6 +61,46 @@ bool sv_policy_may_access(mode_t mode, uid_t owner, gid_t group,
 bool sv_policy_needs_groups(mode_t mode, uid_t owner, gid_t group,
 			    uid_t caller_uid, gid_t caller_gid, int want);
 
+/* The entries of a POSIX access ACL, as far as permission checks need them. */
+enum sv_acl_tag {
+	SV_ACL_USER_OBJ,
+	SV_ACL_USER,
+	SV_ACL_GROUP_OBJ,
+	SV_ACL_GROUP,
+	SV_ACL_MASK,
+	SV_ACL_OTHER,
+};
+
+struct sv_acl_entry {
+	enum sv_acl_tag tag;
+	unsigned int id;	/* uid or gid for SV_ACL_USER and SV_ACL_GROUP */
+	unsigned int perm;	/* SV_ACCESS_* bits */
+};
+
+/*
+ * Whether caller may access an entry whose REAL owner and group are these
+ * and whose access ACL is acl, by the POSIX algorithm the kernel applies
+ * (owner, named users, the owning and named groups, others; the mask
+ * limits all but the owner and others).  root as in sv_policy_may_access.
+ */
+bool sv_policy_acl_may_access(const struct sv_acl_entry *acl, size_t count, mode_t mode,
+			      uid_t owner, gid_t group, const struct sv_caller *caller,
+			      int want);
+
+/*
+ * The access (SV_ACCESS_* bits) that every user but the owner surely has
+ * by acl: the least of every entry that may apply to such a user.
+ */
+unsigned int sv_policy_acl_anyone(const struct sv_acl_entry *acl, size_t count);
+
+/*
+ * mode with the read and search bits of group and others cut down to
+ * anyone (see sv_policy_acl_anyone), before sv_policy_narrow_mode(): an
+ * extended ACL may deny a named user what the mode grants to others, and
+ * the kernel checks only the mode the view reports.
+ */
+mode_t sv_policy_acl_mode(mode_t mode, unsigned int anyone);
+
 /* "." or "..", which every listing holds and no lookup may resolve. */
 bool sv_policy_is_dot_or_dotdot(const char *name);
 

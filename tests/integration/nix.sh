@@ -40,6 +40,7 @@ let
     pkg-config = dep "pkg-config";
     fuse3 = dep "fuse3";
     glib = dep "glib";
+    acl = dep "acl";
     check = dep "check";
     systemd = dep "systemd";
   } // (if withSystemd == null then { } else { inherit withSystemd; });
@@ -59,7 +60,7 @@ expect() {
 	grep -qF -- "$2" <<<"$1" || fail "nix/package.nix ($3) evaluates without $2: $1"
 }
 out=$(nix_eval --arg withSystemd null "$tmp/package.nix") || fail "nix/package.nix does not evaluate"
-for want in '"pname":"storeview"' '"buildInputs":["fuse3","glib","systemd"]' \
+for want in '"pname":"storeview"' '"buildInputs":["fuse3","glib","acl","systemd"]' \
 	'"nativeBuildInputs":["autoreconfHook","pkg-config"]' '"checkInputs":["check"]' \
 	'"--sysconfdir=/etc"' '"--with-systemdsystemunitdir=OUT/lib/systemd/system"' \
 	'"--with-libsystemd"' '"checkFlags":["TESTS=tests/unit/check_storeview"]' \
@@ -71,7 +72,7 @@ version=$(sed -n 's/^AC_INIT(\[storeview\], \[\([^]]*\)\].*/\1/p' "$top_srcdir/c
 expect "$out" "\"version\":\"$version\"" "configure.ac's version"
 echo "ok: nix/package.nix with stand-ins: $out"
 out=$(nix_eval --arg withSystemd false "$tmp/package.nix") || fail "nix/package.nix does not evaluate without systemd"
-expect "$out" '"buildInputs":["fuse3","glib"]' "withSystemd = false"
+expect "$out" '"buildInputs":["fuse3","glib","acl"]' "withSystemd = false"
 expect "$out" '"--without-libsystemd"' "withSystemd = false"
 echo "ok: nix/package.nix with withSystemd = false: no systemd input, --without-libsystemd"
 

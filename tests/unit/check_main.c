@@ -13,6 +13,7 @@ int main(void)
 
 	srunner_add_suite(runner, ids_suite());
 	srunner_add_suite(runner, policy_suite());
+	srunner_add_suite(runner, acl_suite());
 	srunner_add_suite(runner, inodes_suite());
 	srunner_add_suite(runner, closure_suite());
 	srunner_add_suite(runner, virtfs_suite());

@@ -7,6 +7,7 @@
 Suite *options_suite(void);
 Suite *ids_suite(void);
 Suite *policy_suite(void);
+Suite *acl_suite(void);
 Suite *inodes_suite(void);
 Suite *closure_suite(void);
 Suite *virtfs_suite(void);
