@@ -139,6 +139,7 @@ int sv_daemon_run(const struct sv_options *opts, struct fuse_args *fuse_args,
 	/* Registering backing files takes CAP_SYS_ADMIN: not worth asking for otherwise. */
 	if (!opts->no_passthrough && geteuid() == 0)
 		fs.passthrough = sv_passthrough_new(se);
+	fs.open_files = sv_open_files_new(fs.passthrough);
 	status = SV_EXIT_MOUNT;
 	if (fuse_set_signal_handlers(se) < 0) {
 		error = g_strdup("cannot install signal handlers");
@@ -222,6 +223,7 @@ out:
 	sv_prefetch_free(fs.prefetch);
 	sv_readahead_free(fs.readahead);
 	sv_init_free(fs.init);
+	sv_open_files_free(fs.open_files);
 	sv_passthrough_free(fs.passthrough);
 	sv_fs_clear(&fs);
 	g_rw_lock_clear(&fs.closure_lock);

@@ -10,6 +10,7 @@
 #include "closure.h"
 #include "inodes.h"
 #include "options.h"
+#include "open_files.h"
 #include "passthrough.h"
 #include "prefetch.h"
 #include "readahead.h"
@@ -41,6 +42,7 @@ struct sv_fs {
 	struct sv_readahead *readahead;	/* NULL: no reading of data ahead */
 	struct sv_passthrough *passthrough;	/* NULL: reads through the daemon */
 	struct sv_init *init;		/* INIT's additions (init.h); NULL: none */
+	struct sv_open_files *open_files;
 };
 
 extern const struct fuse_lowlevel_ops sv_ops;

@@ -18,6 +18,21 @@
 #include <sys/types.h>
 #include <glib.h>
 
+/*
+ * Where the state of an entry and of its open files lives:
+ *
+ * - On the inode, what belongs to the entry, whichever open file uses it.
+ *   dev and ino are fixed at creation; parent, name, refs, the fd cache
+ *   and the LRU links are guarded by the table's lock; the open files'
+ *   shared fd and backing file by the lock of open_files.c;
+ *   data_read_ahead and listing_end are atomics.
+ * - On an open file, its handle fi->fh, which is only ever an fd of the
+ *   daemon's, the one the open file reads: for a regular file the inode's
+ *   open_fd, which all its open files share (see open_files.h); for an
+ *   entry shown as a file (virtfs_xattrs) a memfd of its own, closed at
+ *   release.  Under no_open the kernel opens alone and fi->fh is unused
+ *   (the kernel's 0).
+ */
 struct sv_inode {
 	dev_t dev;
 	ino_t ino;
@@ -40,9 +55,14 @@ struct sv_inode {
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
 	unsigned int fd_users;
-	/* Passthrough: the backing file its open files share, see passthrough.h. */
+	/*
+	 * While open_files (open files of this regular file) is above 0: the
+	 * fd of it they share, and the backing file they are read by if
+	 * backing_id is above 0 (passthrough).
+	 */
+	int open_fd;
+	unsigned int open_files;
 	int backing_id;
-	unsigned int backing_users;
 	/*
 	 * For a directory below the top level, which never changes: the offset
 	 * the kernel asks at once it has every entry, or 0 until known.  Read

@@ -219,6 +219,26 @@ static void sv_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/*
+ * The presented attributes of a regular file.  An open file outlives its
+ * name (a store path collected while a VM reads it): while one is open,
+ * they come from the fd its handle names, which all open files of the
+ * inode share, also for an fstat(2), which comes without a handle.
+ */
+static int stat_regular_file(struct sv_fs *fs, struct sv_inode *inode,
+			     const struct fuse_file_info *fi, struct stat *st)
+{
+	int ret;
+
+	if (fi)
+		ret = fstat((int)fi->fh, st) < 0 ? -errno : 0;
+	else if ((ret = sv_open_files_stat(fs->open_files, inode, st)) == -ENOENT)
+		return stat_inode(fs, inode, st);
+	if (ret == 0)
+		present_attr(fs, inode, st);
+	return ret;
+}
+
 static void sv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sv_fs *fs = fs_of(req);
@@ -226,17 +246,11 @@ static void sv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	int ret;
 
-	/*
-	 * An open file outlives its name: a store path collected while a VM
-	 * reads it.  (Entries shown as files by virtfs have a memfd instead.)
-	 */
-	if (fi && S_ISREG(inode->mode)) {
-		ret = fstat((int)fi->fh, &st) < 0 ? -errno : 0;
-		if (ret == 0)
-			present_attr(fs, inode, &st);
-	} else {
+	/* Under no_open fi->fh is the kernel's 0, and the daemon holds no open file. */
+	if (S_ISREG(inode->mode) && !fs->opts->no_open)
+		ret = stat_regular_file(fs, inode, fi, &st);
+	else
 		ret = stat_inode(fs, inode, &st);
-	}
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -374,24 +388,29 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Store files never change: keep their pages, and closing needs no flush. */
 	fi->keep_cache = 1;
 	fi->noflush = 1;
+	if (as_file) {
+		fi->fh = (uint64_t)fd;
+		if (fuse_reply_open(req, fi) == -ENOENT)
+			close(fd);
+		return;
+	}
 	/*
 	 * Large files are read straight from SOURCE.  Small ones still come
 	 * through here: their first READ starts reading ahead the files beside
 	 * them, which passthrough would never show (and cold small-file reads
 	 * measured 0.37x of raw with passthrough for every file, 0.46x so).
 	 */
-	if (fs->passthrough && !as_file && st.st_size > SV_READAHEAD_MAX_FILE_SIZE &&
-	    (backing_id = sv_passthrough_get(fs->passthrough, inode, fd)) > 0) {
-		close(fd);
+	fi->fh = (uint64_t)sv_open_files_add(fs->open_files, inode, fd,
+					     st.st_size > SV_READAHEAD_MAX_FILE_SIZE, &backing_id);
+	if (backing_id > 0) {
 		SV_STAT_ADD(fs, passthrough);
-		fi->fh = SV_PASSTHROUGH_FH;
-		if (sv_passthrough_reply_open(req, fi, backing_id) == -ENOENT)
-			sv_passthrough_put(fs->passthrough, inode);
-		return;
+		ret = sv_passthrough_reply_open(req, fi, backing_id);
+	} else {
+		ret = fuse_reply_open(req, fi);
 	}
-	fi->fh = (uint64_t)fd;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		close(fd);
+	/* Interrupted: the kernel will send no release. */
+	if (ret == -ENOENT)
+		sv_open_files_release(fs->open_files, inode);
 }
 
 /*
@@ -464,11 +483,15 @@ static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 static void sv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
 
-	if (fi->fh == SV_PASSTHROUGH_FH)
-		sv_passthrough_put(fs->passthrough, inode_of(fs, ino));
-	else
-		close((int)fi->fh);
+	/* Under no_open the kernel sends none; never close its 0 if it did. */
+	if (!fs->opts->no_open) {
+		if (S_ISREG(inode->mode))
+			sv_open_files_release(fs->open_files, inode);
+		else
+			close((int)fi->fh);	/* the memfd of an entry shown as a file */
+	}
 	fuse_reply_err(req, 0);
 }
 

@@ -1,6 +1,6 @@
 /*
- * Passthrough reads: backing files registered on /dev/fuse, one per inode
- * while its files are open, and the open replies that name them.
+ * Passthrough reads: backing files registered on /dev/fuse, and the open
+ * replies that name them.
  */
 #include "config.h"
 
@@ -14,7 +14,7 @@
 
 struct sv_passthrough {
 	struct fuse_session *se;
-	GMutex lock;		/* the inodes' backing ids and users */
+	GMutex lock;		/* on and refusal_said */
 	bool on;		/* asked for at INIT, and not refused since */
 	bool refusal_said;
 };
@@ -75,39 +75,30 @@ static void refused(struct sv_passthrough *pt, int err)
 	pt->refusal_said = true;
 }
 
-int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd)
+int sv_passthrough_register(struct sv_passthrough *pt, int fd)
 {
 	struct fuse_backing_map map = { .fd = fd };
 	int id;
 
+	if (!pt)
+		return -EOPNOTSUPP;
 	g_mutex_lock(&pt->lock);
-	if (inode->backing_users > 0) {
-		id = inode->backing_id;
-		inode->backing_users++;
-	} else if (!pt->on) {
+	if (!pt->on) {
 		id = -EOPNOTSUPP;
 	} else if ((id = ioctl(fuse_session_fd(pt->se), FUSE_DEV_IOC_BACKING_OPEN, &map)) < 0) {
 		id = -errno;
 		refused(pt, id);
-	} else {
-		inode->backing_id = id;
-		inode->backing_users = 1;
 	}
 	g_mutex_unlock(&pt->lock);
 	return id;
 }
 
-void sv_passthrough_put(struct sv_passthrough *pt, struct sv_inode *inode)
+void sv_passthrough_unregister(struct sv_passthrough *pt, int backing_id)
 {
-	uint32_t id;
+	uint32_t id = (uint32_t)backing_id;
 
-	g_mutex_lock(&pt->lock);
-	if (--inode->backing_users == 0) {
-		id = (uint32_t)inode->backing_id;
-		if (ioctl(fuse_session_fd(pt->se), FUSE_DEV_IOC_BACKING_CLOSE, &id) < 0)
-			g_warning("cannot unregister backing file %u: %s", id, g_strerror(errno));
-	}
-	g_mutex_unlock(&pt->lock);
+	if (ioctl(fuse_session_fd(pt->se), FUSE_DEV_IOC_BACKING_CLOSE, &id) < 0)
+		g_warning("cannot unregister backing file %u: %s", id, g_strerror(errno));
 }
 
 int sv_passthrough_reply_open(fuse_req_t req, const struct fuse_file_info *fi, int backing_id)

@@ -7,20 +7,15 @@
  * it in the INIT reply, and this file answers such opens itself.
  *
  * The kernel wants all open files of an inode to share one backing file
- * (a second one, or an open without it, fails while one is in use), so an
- * inode keeps its backing file registered while any open file uses it: the
- * opens share it and the last release unregisters it.
+ * (a second one, or an open without it, fails while one is in use):
+ * open_files.c registers the fd that an inode's open files share, when the
+ * first opens, and unregisters it when the last is released.
  */
 #ifndef STOREVIEW_PASSTHROUGH_H
 #define STOREVIEW_PASSTHROUGH_H
 
 #include <stdint.h>
 #include <fuse_lowlevel.h>
-
-#include "inodes.h"
-
-/* The handle of an open file read by passthrough: no fd of the daemon's. */
-#define SV_PASSTHROUGH_FH UINT64_MAX
 
 struct sv_passthrough;
 
@@ -45,16 +40,15 @@ void sv_passthrough_want(struct sv_passthrough *pt, struct fuse_conn_info *conn)
 void sv_passthrough_enable(struct sv_passthrough *pt);
 
 /*
- * Registers fd, a file of SOURCE open for reading, as the backing file of
- * inode's open files, or counts one more user of the one registered.
- * Returns the backing id to answer the open with, or a negative errno:
- * the open is then read through the daemon.  A refusal that every file
- * would meet turns passthrough off.
+ * Registers fd, a file of SOURCE open for reading, as a backing file.
+ * Returns its backing id, or a negative errno: the file is then read
+ * through the daemon.  A refusal that every file would meet turns
+ * passthrough off.  pt may be NULL: -EOPNOTSUPP.
  */
-int sv_passthrough_get(struct sv_passthrough *pt, struct sv_inode *inode, int fd);
+int sv_passthrough_register(struct sv_passthrough *pt, int fd);
 
-/* An open file of inode, got with sv_passthrough_get(), was released. */
-void sv_passthrough_put(struct sv_passthrough *pt, struct sv_inode *inode);
+/* Unregisters a backing file; its fd stays open. */
+void sv_passthrough_unregister(struct sv_passthrough *pt, int backing_id);
 
 /*
  * Answers an open, read by passthrough from backing_id, with fi's handle

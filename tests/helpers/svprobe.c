@@ -33,6 +33,14 @@
  *                             keeps it open until stdin ends, then lists it
  *                             and reads F in it: "list n=N" or "list err E",
  *                             then "F ok read=N" or "F err E"
+ *   svprobe handles SECONDS REF VIEW [REF VIEW]...
+ *                             opens every VIEW file, says "opened N" and waits
+ *                             for stdin to end, then for each of fstat, lseek
+ *                             (END, DATA, HOLE), pread, mmap and sendfile waits
+ *                             SECONDS and compares what it answers through each
+ *                             open file with the same on REF, a regular file:
+ *                             one line per file, "VIEW ok" or VIEW and each
+ *                             difference
  *   svprobe soak ROLE SOURCE VIEW SECONDS SEED
  *                             for SECONDS, compares VIEW against SOURCE at
  *                             random: ROLE read (bytes, then drops the view's
@@ -45,11 +53,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -603,6 +614,189 @@ static int share(const char *path, int n)
 	return ret;
 }
 
+/* The SHA-256 of fd's content as sendfile(2) copies it into a memfd. */
+static char *sha256_sent(int fd, off_t size)
+{
+	int out = memfd_create("svprobe-sendfile", MFD_CLOEXEC);
+	off_t pos = 0;
+	char *sum;
+
+	if (out < 0)
+		return g_strdup_printf("memfd:%s", errno_name(errno));
+	while (pos < size) {
+		ssize_t n = sendfile(out, fd, &pos, (size_t)(size - pos));
+
+		if (n <= 0) {
+			sum = g_strdup_printf("senderr:%s", n < 0 ? errno_name(errno) : "short");
+			close(out);
+			return sum;
+		}
+	}
+	lseek(out, 0, SEEK_SET);
+	sum = sha256_fd(out);
+	close(out);
+	return sum;
+}
+
+/* The SHA-256 of fd's content read with pread(2) from offset 0. */
+static char *sha256_pread(int fd)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	char buf[65536];
+	off_t pos = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), pos)) > 0) {
+		g_checksum_update(sum, (const guchar *)buf, n);
+		pos += n;
+	}
+	if (n < 0)
+		return g_strdup_printf("readerr:%s", errno_name(errno));
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+static char *seek_result(int fd, off_t offset, int whence)
+{
+	off_t pos = lseek(fd, offset, whence);
+
+	return pos < 0 ? g_strdup(errno_name(errno)) : g_strdup_printf("%lld", (long long)pos);
+}
+
+static sigjmp_buf mapped_read_failed;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(mapped_read_failed, 1);
+}
+
+/*
+ * The SHA-256 of a mapping of fd's first size bytes; a page the file
+ * cannot give (SIGBUS) is an answer too.
+ */
+static char *sha256_mapped_size(int fd, off_t size)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	struct sigaction bus = { .sa_handler = on_sigbus }, old;
+	char *volatile result = NULL;
+	void *map;
+
+	if (size == 0)
+		return g_strdup("empty");
+	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return g_strdup_printf("maperr:%s", errno_name(errno));
+	sigaction(SIGBUS, &bus, &old);
+	if (sigsetjmp(mapped_read_failed, 1) == 0) {
+		g_checksum_update(sum, map, size);
+		result = g_strdup(g_checksum_get_string(sum));
+	} else {
+		result = g_strdup("SIGBUS");
+	}
+	sigaction(SIGBUS, &old, NULL);
+	munmap(map, (size_t)size);
+	return result;
+}
+
+static const char *const handle_ops[] = {
+	"fstat", "seek_end", "seek_data", "seek_hole", "pread", "mmap", "sendfile",
+};
+
+/*
+ * What one operation on an open file answers; size is the reference's
+ * size, so that mmap and sendfile ask nothing else of the file.
+ */
+static char *observe(int fd, const char *op, off_t size)
+{
+	struct stat st;
+
+	if (strcmp(op, "fstat") == 0)
+		return fstat(fd, &st) < 0 ? g_strdup(errno_name(errno)) :
+			g_strdup_printf("%c:%lld", type_char(st.st_mode), (long long)st.st_size);
+	if (strcmp(op, "seek_end") == 0)
+		return seek_result(fd, 0, SEEK_END);
+	if (strcmp(op, "seek_data") == 0)
+		return seek_result(fd, 0, SEEK_DATA);
+	if (strcmp(op, "seek_hole") == 0)
+		return seek_result(fd, 0, SEEK_HOLE);
+	if (strcmp(op, "pread") == 0)
+		return sha256_pread(fd);
+	if (strcmp(op, "mmap") == 0)
+		return sha256_mapped_size(fd, size);
+	return sha256_sent(fd, size);
+}
+
+static void free_line(gpointer line)
+{
+	g_string_free(line, TRUE);
+}
+
+/*
+ * Opens every view file and waits for stdin to end (the caller may change
+ * SOURCE meanwhile), then for each operation in turn waits seconds
+ * (past the view's timeout, so that the kernel asks the daemon again) and
+ * compares what it answers through each open file with the reference.
+ */
+static int handles(int seconds, int argc, char **argv)
+{
+	int n = argc / 2, bad = 0, opened = 0;
+	char byte;
+	g_autofree int *fds = g_new(int, n);
+	g_autofree off_t *sizes = g_new(off_t, n);
+	g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(free_line);
+
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		if (stat(argv[2 * i], &st) < 0) {
+			fprintf(stderr, "svprobe: cannot stat %s\n", argv[2 * i]);
+			return 2;
+		}
+		sizes[i] = st.st_size;
+		fds[i] = open(argv[2 * i + 1], O_RDONLY | O_CLOEXEC);
+		g_ptr_array_add(lines, g_string_new(argv[2 * i + 1]));
+		if (fds[i] < 0)
+			g_string_append_printf(lines->pdata[i], " open=%s", errno_name(errno));
+		else
+			opened++;
+	}
+	printf("opened %d\n", opened);
+	fflush(stdout);
+	while (read(0, &byte, 1) > 0)
+		;
+	for (size_t k = 0; k < G_N_ELEMENTS(handle_ops); k++) {
+		sleep((unsigned)seconds);
+		for (int i = 0; i < n; i++) {
+			int ref = open_noatime(argv[2 * i], O_RDONLY);
+			g_autofree char *want = NULL, *got = NULL;
+
+			if (ref < 0) {
+				fprintf(stderr, "svprobe: cannot open %s\n", argv[2 * i]);
+				return 2;
+			}
+			want = observe(ref, handle_ops[k], sizes[i]);
+			close(ref);
+			if (fds[i] < 0)
+				continue;
+			got = observe(fds[i], handle_ops[k], sizes[i]);
+			if (strcmp(want, got) != 0)
+				g_string_append_printf(lines->pdata[i], " %s=%s (want %s)",
+						       handle_ops[k], got, want);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		GString *line = lines->pdata[i];
+
+		if (line->len == strlen(argv[2 * i + 1]))
+			g_string_append(line, " ok");
+		else
+			bad++;
+		printf("%s\n", line->str);
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	return bad ? 1 : 0;
+}
+
 static GPtrArray *soak_files, *soak_dirs;
 
 static void collect_entry(const char *root, const char *rel, const struct stat *st)
@@ -781,7 +975,7 @@ static int soak(const char *role, const char *src, const char *view, int seconds
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|soak ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|handles|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -813,6 +1007,8 @@ int main(int argc, char **argv)
 		return rmchain(argv[2]);
 	else if (strcmp(argv[1], "hold-dir") == 0 && argc == 5)
 		return hold_dir(argv[2], atol(argv[3]), argv[4]);
+	else if (strcmp(argv[1], "handles") == 0 && argc >= 5 && argc % 2 == 1)
+		return handles(atoi(argv[2]), argc - 3, argv + 3);
 	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
 		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
 	else {

@@ -137,7 +137,6 @@ cat "$v/swapped/file" >/dev/null
 mv "$e/moved" "$e/moved-away"
 rm -rf "$e/removed"
 mv "$e/swapped" "$e/swapped-old" && mkdir "$e/swapped" && echo new >"$e/swapped/file"
-# read(2) only: fstat(2) of an unlinked open file asks for its attributes by name.
 { read -r moved <&3 && read -r removed <&4; } || sv_fail "open files unreadable after their directory moved or vanished"
 [ "$moved $removed" = "moved removed" ] || sv_fail "open files changed: $moved $removed"
 exec 3<&- 4<&-

@@ -185,7 +185,6 @@ START_TEST(libfuse_reply_reaches_the_kernel_with_the_additions)
 {
 	struct init_request req = request(OFFERED_FLAGS, (uint32_t)(FUSE_PASSTHROUGH >> 32));
 	struct sv_fs fs = { 0 };
-	struct sv_inode inode = { 0 };
 	struct init_reply rep;
 
 	negotiate(&fs, true, &req, &rep);
@@ -194,7 +193,7 @@ START_TEST(libfuse_reply_reaches_the_kernel_with_the_additions)
 	ck_assert_uint_eq(rep.init.flags2, (uint32_t)(FUSE_PASSTHROUGH >> 32));
 	ck_assert_uint_eq(rep.init.SV_INIT_OUT_MAX_STACK_DEPTH, SV_PASSTHROUGH_BACKING_DEPTH + 1);
 	/* Passthrough is on: an open now asks the "kernel", a socket, which knows no such ioctl. */
-	ck_assert_int_eq(sv_passthrough_get(fs.passthrough, &inode, 0), -ENOTTY);
+	ck_assert_int_eq(sv_passthrough_register(fs.passthrough, 0), -ENOTTY);
 	end_session(&fs);
 }
 END_TEST
@@ -203,7 +202,6 @@ START_TEST(libfuse_reply_passes_unchanged_where_nothing_is_offered)
 {
 	struct init_request req = request(FUSE_ASYNC_READ | FUSE_INIT_EXT, 0);
 	struct sv_fs fs = { 0 };
-	struct sv_inode inode = { 0 };
 	struct init_reply rep;
 
 	negotiate(&fs, true, &req, &rep);
@@ -211,7 +209,7 @@ START_TEST(libfuse_reply_passes_unchanged_where_nothing_is_offered)
 	ck_assert_uint_eq(rep.init.flags2, 0);
 	ck_assert_uint_eq(rep.init.SV_INIT_OUT_MAX_STACK_DEPTH, 0);
 	/* Passthrough stays off: opens are read through the daemon without asking. */
-	ck_assert_int_eq(sv_passthrough_get(fs.passthrough, &inode, 0), -EOPNOTSUPP);
+	ck_assert_int_eq(sv_passthrough_register(fs.passthrough, 0), -EOPNOTSUPP);
 	end_session(&fs);
 }
 END_TEST
