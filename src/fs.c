@@ -122,7 +122,7 @@ void sv_fs_log_stats(struct sv_fs *fs)
 	sv_inode_table_counts(fs->inodes, &inodes, &dir_fds);
 	g_message("stats: lookups=%lu opens=%lu noatime_dropped=%lu reads=%lu denied=%lu "
 		  "hidden=%lu inodes=%u dir_fds=%u prefetched=%lu listing_ends=%lu "
-		  "read_ahead_used=%lu data_read_ahead=%lu passthrough=%lu",
+		  "read_ahead_used=%lu data_read_ahead=%lu passthrough=%lu forgets=%lu",
 		  __atomic_load_n(&fs->stats.lookups, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.opens, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.noatime_dropped, __ATOMIC_RELAXED),
@@ -133,5 +133,6 @@ void sv_fs_log_stats(struct sv_fs *fs)
 		  __atomic_load_n(&fs->stats.listing_ends, __ATOMIC_RELAXED),
 		  __atomic_load_n(&fs->stats.read_ahead_used, __ATOMIC_RELAXED),
 		  sv_readahead_count(fs->readahead),
-		  __atomic_load_n(&fs->stats.passthrough, __ATOMIC_RELAXED));
+		  __atomic_load_n(&fs->stats.passthrough, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.forgets, __ATOMIC_RELAXED));
 }

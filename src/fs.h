@@ -27,6 +27,7 @@ struct sv_stats {
 	unsigned long listing_ends;	/* ends of listings told without a reopen */
 	unsigned long read_ahead_used;	/* listings answered from read-ahead */
 	unsigned long passthrough;	/* opens answered with a backing file */
+	unsigned long forgets;		/* inodes the kernel forgot */
 };
 
 struct sv_fs {

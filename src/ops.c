@@ -206,6 +206,7 @@ static void sv_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	struct sv_fs *fs = fs_of(req);
 
 	sv_inode_table_forget(fs->inodes, inode_of(fs, ino), nlookup);
+	SV_STAT_ADD(fs, forgets);
 	fuse_reply_none(req);
 }
 
@@ -213,9 +214,11 @@ static void sv_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 {
 	struct sv_fs *fs = fs_of(req);
 
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		sv_inode_table_forget(fs->inodes, inode_of(fs, forgets[i].ino),
 				      forgets[i].nlookup);
+		SV_STAT_ADD(fs, forgets);
+	}
 	fuse_reply_none(req);
 }
 

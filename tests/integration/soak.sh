@@ -2,8 +2,12 @@
 # Load: 4 readers (2 through the page cache, dropping it after each file,
 # 2 with O_DIRECT), a stat walker and a lister hit a view of a few thousand
 # files for SV_SOAK_SECONDS (default 60).  Every byte read is compared with
-# SOURCE.  Expected: no mismatch, no error, the daemon's RSS flat after
-# warm-up and the same number of fds before and after.
+# SOURCE.  Entries and attributes expire after a second (-o timeout=1)
+# throughout; in the second half the kernel also drops its unused dentries
+# and inodes every second, so that inodes are forgotten and looked up again
+# under the readers.  Expected: no mismatch, no error, forgets in the second
+# half, the daemon's RSS flat after warm-up and the same number of fds
+# before and after.
 . "$(dirname "$0")/../lib.sh"
 sv_require_fuse
 sv_tmpdir
@@ -58,15 +62,24 @@ done
 as_nobody "$PROBE" soak stat "$src" "$mnt" "$seconds" 20 >"$SV_TMP/soak.stat" 2>"$SV_TMP/soak.stat.err" & pids+=($!)
 as_nobody "$PROBE" soak list "$src" "$mnt" "$seconds" 21 >"$SV_TMP/soak.list" 2>"$SV_TMP/soak.list.err" & pids+=($!)
 
-# RSS every tenth of the run; warm-up is the first quarter.
+# RSS every tenth of the run; warm-up is the first quarter.  From half
+# time, the kernel's unused dentries and inodes (of every filesystem: a
+# cache, nothing that changes) are dropped every second.
 rss=()
-for _ in $(seq 10); do
+for i in $(seq 10); do
 	sleep "$(awk "BEGIN { print $seconds / 10 }")"
 	rss+=("$(rss_kb)")
+	if [ "$i" = 5 ]; then
+		forgets_half=$(sv_stat_field forgets "$(sv_stats "$daemon" "$log")")
+		(while sleep 1; do echo 2 >/proc/sys/vm/drop_caches; done) & forgetter=$!
+		SV_PIDS+=("$forgetter")
+	fi
 done
 for p in "${pids[@]}"; do
 	wait "$p" || sv_fail "a soak worker failed: $(cat "$SV_TMP"/soak.*.err)"
 done
+kill "$forgetter"
+forgets_end=$(sv_stat_field forgets "$(sv_stats "$daemon" "$log")")
 kill -0 "$daemon" || sv_fail "the daemon died under load"
 
 cat "$SV_TMP"/soak.read1 "$SV_TMP"/soak.read2 "$SV_TMP"/soak.direct1 "$SV_TMP"/soak.direct2 \
@@ -78,6 +91,8 @@ cat "$SV_TMP"/soak.*.err | head -20 >&2
 [ "$errors" = 0 ] || sv_fail "$errors unexpected errors through the view"
 [ "$bytes" -gt 0 ] || sv_fail "nothing read"
 sv_pass "$seconds s, $nfiles files ($mb MB): $ops operations, $bytes bytes verified, 0 mismatches, 0 errors"
+[ "$forgets_end" -gt "$forgets_half" ] || sv_fail "no inode forgotten in the second half ($forgets_half forgets at half time, $forgets_end at the end)"
+sv_pass "timeout=1 throughout; $forgets_half inodes forgotten in the first half, $((forgets_end - forgets_half)) in the second, while the readers verified"
 
 # Freed memory may stay with the process, but must not keep growing.
 warm=${rss[2]} last=${rss[9]} peak=$(printf '%s\n' "${rss[@]:2}" | sort -n | tail -1)
