@@ -212,7 +212,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	buf = g_malloc(size);
+	/* Never NULL, which entries are added at even when none fits (size 0). */
+	buf = g_malloc(MAX(size, 1));
 	if (fs->prefetch && below_top_level)
 		from.listing = listing_read_ahead(fs, dir_inode, offset, &from.next);
 	if (from.listing) {
