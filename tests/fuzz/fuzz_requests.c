@@ -1,0 +1,1241 @@
+/*
+ * libFuzzer target: the request handlers themselves.  Each input starts a
+ * libfuse session on sv_ops over a small fixture store (made once, see
+ * make_fixture()), with replies going to memory through
+ * fuse_session_custom_io() instead of /dev/fuse, sends it INIT and then a
+ * sequence of requests decoded from the input, and ends it as an unmount
+ * would: every handle released, every lookup forgotten.
+ *
+ * The harness plays the kernel: it uses only node ids and handles that
+ * replies gave, never forgets more lookups than replies counted, nor a node
+ * that has an open handle; everything else (names, offsets, sizes, flags,
+ * callers) comes from the input as it could from a client.  It checks what
+ * the kernel relies on: one reply per request (none for FORGET), no reply
+ * larger than asked, listings of valid names, attributes and data that
+ * match the fixture, and that the end leaves no inode and no fd behind.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <glib.h>
+#include <linux/fuse.h>
+
+#include "fs.h"
+#include "virtfs.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_REQUESTS 256
+#define MAX_HANDLES 32
+#define MAX_OFFSETS 32
+#define MAX_READ (1024 * 1024)
+#define MAX_READDIR (128 * 1024)
+#define MAX_XATTR 65536		/* XATTR_SIZE_MAX, XATTR_LIST_MAX: what the kernel passes on */
+
+/* The first input byte: how the view is set up. */
+enum {
+	MODE_VIRTFS = 1 << 0,
+	MODE_NO_OPEN = 1 << 1,
+	MODE_PREFETCH = 1 << 2,
+	MODE_CLOSURE = 1 << 3,
+	MODE_NO_OPENDIR = 1 << 4,
+	MODE_FEW_DIR_FDS = 1 << 5,
+};
+
+/* The low 5 bits of a request's first byte. */
+enum {
+	OP_LOOKUP, OP_GETATTR, OP_OPEN, OP_READ, OP_READDIR, OP_READDIRPLUS,
+	OP_GETXATTR, OP_LISTXATTR, OP_READLINK, OP_RELEASE, OP_FORGET,
+	OP_BATCH_FORGET, OP_STATFS, OP_OPENDIR, OP_RELEASEDIR, OP_FLUSH,
+	OP_CHANGE_STORE, OP_COUNT
+};
+
+/* Its high 3 bits: who asks. */
+static const struct { uid_t uid; gid_t gid; } callers[8] = {
+	{ 0, 0 }, { 65534, 65534 }, { 1000, 1000 }, { 1000, 65534 },
+	{ 1001, 1000 }, { 65534, 0 }, { 0, 1000 }, { 2000, 2000 },
+};
+
+/* Names a lookup or getxattr picks from; a few more bytes give any other. */
+static const char *const names[] = {
+	"aaa-pkg", "bin", "hello", "link", "share", "doc.txt", "hard", "big", "sparse",
+	"fifo", "empty", "many", "bbb-secret", "secret", "acl-file", "acl-dir", "ccc-link",
+	"ddd-file", "dangling", "null", "e001", "e050", ".", "..", "", "/", "aaa-pkg/bin",
+};
+static const char *const xattr_names[] = {
+	"user.a", "user.long", "user.missing", "system.posix_acl_access",
+	"system.posix_acl_default", "trusted.hidden", "security.capability",
+	"user.virtfs.uid", "user.virtfs.gid", "user.virtfs.mode", "user.virtfs.rdev", "",
+};
+/*
+ * What SOURCE's owner may do under a running view (a store path collected,
+ * made again, a file replaced, a directory moved out) and how it is undone.
+ * The path becomes what with.  Not a FIFO: an open of one that was a file
+ * at lookup blocks (issue 17), which would stop the run, not fail it.
+ */
+enum replacement { NOTHING, A_FILE, A_DIR, A_SYMLINK_OUT };
+static const struct { const char *path; enum replacement with; } changes[] = {
+	{ "aaa-pkg/share/doc.txt", A_FILE }, { "aaa-pkg/bin", A_FILE },
+	{ "aaa-pkg/many/e001", NOTHING }, { "aaa-pkg/share", NOTHING },
+	{ "ddd-file", A_SYMLINK_OUT }, { "aaa-pkg", A_DIR }, { "aaa-pkg/share/big", A_DIR },
+	{ "aaa-pkg/bin/link", A_SYMLINK_OUT },
+};
+/* Outside SOURCE: no reply may ever hold it. */
+#define CANARY "c4n4ry-0f-the-w0rld-0utside"
+
+/* The top-level entries the closure of MODE_CLOSURE lists. */
+static const char *const closure_names[] = { "aaa-pkg", "ccc-link", "ddd-file" };
+
+struct node {
+	uint64_t id;
+	uint64_t nlookup;	/* lookups the kernel would hold */
+	mode_t type;		/* as the view shows it */
+	char *path;		/* relative to the store; "" for the root */
+};
+
+struct handle {
+	uint64_t fh;
+	uint64_t node;
+	bool dir;
+	bool kernel_only;	/* no_open: the kernel opened it alone, fh 0, no RELEASE */
+};
+
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+struct harness {
+	struct sv_options opts;
+	struct sv_fs fs;
+	struct fuse_session *se;
+	unsigned int mode;
+	GByteArray *replies;		/* what the session wrote since the last request */
+	uint64_t unique;
+	struct node *nodes;		/* grows: replies decide how many */
+	unsigned int nnodes, room;
+	struct handle handles[MAX_HANDLES];
+	unsigned int nhandles;
+	uint64_t offsets[MAX_OFFSETS];	/* listing offsets replies gave */
+	unsigned int noffsets;
+	uid_t uid;
+	gid_t gid;
+	unsigned int changed;		/* how many of changes[] were made, in order made */
+	unsigned int change_order[G_N_ELEMENTS(changes)];
+};
+
+/* FUZZ_TRACE=1 in the environment: each request and its answer on stderr. */
+static bool trace;
+
+static struct {
+	char *scratch;
+	char *store;
+	char *closure;
+	char *outside;		/* a file and a directory holding CANARY */
+	char *held;		/* where changed entries wait to be put back */
+} fixture;
+
+static void G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN broken(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("fuzz_requests: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+/* Input bytes; zeros once it is used up. */
+static uint64_t take(struct input *in, unsigned int bytes)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < bytes && in->n; i++, in->p++, in->n--)
+		v |= (uint64_t)*in->p << (8 * i);
+	return v;
+}
+
+/* ---- the fixture store ---- */
+
+static void write_file(const char *path, size_t size, unsigned int seed)
+{
+	g_autofree char *data = g_malloc(size + 1);
+
+	for (size_t i = 0; i < size; i++)
+		data[i] = (char)('a' + (i * 7 + seed + i / 251) % 26);
+	if (!g_file_set_contents(path, data, (gssize)size, NULL))
+		broken("cannot write %s", path);
+}
+
+static char *at(const char *rel)
+{
+	return g_build_filename(fixture.store, rel, NULL);
+}
+
+#define MAKE(call, rel) do { \
+		g_autofree char *p_ = at(rel); \
+		if ((call) < 0) \
+			broken("fixture %s: %s", p_, g_strerror(errno)); \
+	} while (0)
+#define P p_
+
+/* Best effort: ownership, devices, ACLs and trusted.* need root or a capable fs. */
+#define TRY(call, rel) do { \
+		g_autofree char *p_ = at(rel); \
+		(void)(call); \
+	} while (0)
+
+/* A POSIX ACL in the kernel's xattr form: user:65534 denied, others read. */
+static void set_acl(const char *rel, bool dir)
+{
+	struct { uint16_t tag, perm; uint32_t id; } e[] = {
+		{ 0x01, 7, UINT32_MAX }, { 0x02, 0, 65534 }, { 0x04, 5, UINT32_MAX },
+		{ 0x10, 5, UINT32_MAX }, { 0x20, 5, UINT32_MAX },
+	};
+	char buf[4 + sizeof(e)];
+	uint32_t version = 2;
+
+	memcpy(buf, &version, 4);
+	memcpy(buf + 4, e, sizeof(e));
+	TRY(lsetxattr(P, "system.posix_acl_access", buf, sizeof(buf), 0), rel);
+	if (dir)
+		TRY(lsetxattr(P, "system.posix_acl_default", buf, sizeof(buf), 0), rel);
+}
+
+static void make_fixture(void)
+{
+	char long_value[300];
+	g_autofree char *tmpl = g_build_filename(g_get_tmp_dir(), "storeview-fuzz-XXXXXX", NULL);
+
+	fixture.scratch = g_mkdtemp(g_strdup(tmpl));
+	if (!fixture.scratch)
+		broken("cannot make a scratch directory: %s", g_strerror(errno));
+	fixture.store = g_build_filename(fixture.scratch, "store", NULL);
+	fixture.closure = g_build_filename(fixture.scratch, "closure", NULL);
+	if (mkdir(fixture.store, 0755) < 0)
+		broken("cannot make %s: %s", fixture.store, g_strerror(errno));
+
+	MAKE(mkdir(P, 0755), "aaa-pkg");
+	MAKE(mkdir(P, 0755), "aaa-pkg/bin");
+	MAKE(mkdir(P, 0755), "aaa-pkg/share");
+	MAKE(mkdir(P, 0755), "aaa-pkg/many");
+	{ g_autofree char *p = at("aaa-pkg/bin/hello"); write_file(p, 100, 1); chmod(p, 0755); }
+	MAKE(symlink("hello", P), "aaa-pkg/bin/link");
+	{ g_autofree char *p = at("aaa-pkg/share/doc.txt"); write_file(p, 5000, 2); }
+	{ g_autofree char *p = at("aaa-pkg/share/big"); write_file(p, 200 * 1024 + 17, 3); }
+	{ g_autofree char *p = at("aaa-pkg/share/empty"); write_file(p, 0, 0); }
+	MAKE(truncate(P, 0), "aaa-pkg/share/empty");
+	{
+		g_autofree char *p = at("aaa-pkg/share/sparse");
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0 || pwrite(fd, "end", 3, (off_t)1 << 32) != 3)
+			broken("fixture %s: %s", p, g_strerror(errno));
+		close(fd);
+	}
+	{
+		g_autofree char *from = at("aaa-pkg/share/doc.txt"), *to = at("aaa-pkg/share/hard");
+
+		if (link(from, to) < 0)
+			broken("fixture %s: %s", to, g_strerror(errno));
+	}
+	MAKE(mkfifo(P, 0644), "aaa-pkg/share/fifo");
+	TRY(mknod(P, S_IFCHR | 0644, makedev(1, 3)), "aaa-pkg/share/null");
+	MAKE(lsetxattr(P, "user.a", "1", 1, 0), "aaa-pkg/share/doc.txt");
+	memset(long_value, 'v', sizeof(long_value));
+	MAKE(lsetxattr(P, "user.long", long_value, sizeof(long_value), 0), "aaa-pkg/share/doc.txt");
+	MAKE(lsetxattr(P, "user.a", "dir", 3, 0), "aaa-pkg/share");
+	TRY(lsetxattr(P, "trusted.hidden", "t", 1, 0), "aaa-pkg/share/doc.txt");
+	for (int i = 0; i < 100; i++) {
+		g_autofree char *rel = g_strdup_printf("aaa-pkg/many/e%03d-%s", i,
+						       "padding-to-fill-pages-of-listings");
+		g_autofree char *p = at(rel);
+
+		write_file(p, (size_t)i, (unsigned int)i);
+	}
+	{ g_autofree char *p = at("aaa-pkg/many/e001"); write_file(p, 1, 1); }
+	{ g_autofree char *p = at("aaa-pkg/many/e050"); write_file(p, 50, 50); }
+
+	/* Another user's: what root reaches and others do not. */
+	MAKE(mkdir(P, 0750), "bbb-secret");
+	{ g_autofree char *p = at("bbb-secret/secret"); write_file(p, 64, 9); chmod(p, 0600); }
+	{ g_autofree char *p = at("bbb-secret/acl-file"); write_file(p, 64, 10); chmod(p, 0644); }
+	MAKE(mkdir(P, 0755), "bbb-secret/acl-dir");
+	TRY(lchown(P, 1000, 1000), "bbb-secret/secret");
+	TRY(lchown(P, 1000, 1000), "bbb-secret");
+	set_acl("bbb-secret/acl-file", false);
+	set_acl("bbb-secret/acl-dir", true);
+
+	MAKE(symlink("aaa-pkg", P), "ccc-link");
+	{ g_autofree char *p = at("ddd-file"); write_file(p, 4096, 4); }
+	MAKE(symlink("/nonexistent/target", P), "dangling");
+
+	fixture.outside = g_build_filename(fixture.scratch, "outside", NULL);
+	fixture.held = g_build_filename(fixture.scratch, "held", NULL);
+	if (mkdir(fixture.held, 0700) < 0 || mkdir(fixture.outside, 0755) < 0)
+		broken("cannot make %s: %s", fixture.outside, g_strerror(errno));
+	{
+		g_autofree char *file = g_build_filename(fixture.outside, "file", NULL);
+
+		if (!g_file_set_contents(file, CANARY, -1, NULL) ||
+		    lsetxattr(file, "user.a", CANARY, strlen(CANARY), 0) < 0 ||
+		    lsetxattr(fixture.outside, "user.a", CANARY, strlen(CANARY), 0) < 0)
+			broken("cannot write %s: %s", file, g_strerror(errno));
+	}
+
+	{
+		g_autofree char *list = g_strdup_printf("%s\n%s/%s\n%s\n", closure_names[0],
+							fixture.store, closure_names[1],
+							closure_names[2]);
+
+		if (!g_file_set_contents(fixture.closure, list, -1, NULL))
+			broken("cannot write %s", fixture.closure);
+	}
+}
+
+static void remove_tree(const char *path)
+{
+	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+	const char *name;
+
+	while (dir && (name = g_dir_read_name(dir))) {
+		g_autofree char *child = g_build_filename(path, name, NULL);
+		struct stat st;
+
+		if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+			remove_tree(child);
+		else
+			unlink(child);
+	}
+	rmdir(path);
+}
+
+static void remove_entry(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		remove_tree(path);
+	else
+		unlink(path);
+}
+
+static void remove_fixture(void)
+{
+	remove_tree(fixture.scratch);
+}
+
+static char *held_path(unsigned int change)
+{
+	return g_strdup_printf("%s/%u", fixture.held, change);
+}
+
+/* Makes changes[k] in SOURCE, if its path is still there. */
+static void change_store(struct harness *h, unsigned int k)
+{
+	g_autofree char *path = at(changes[k].path), *held = held_path(k);
+	g_autofree char *file = NULL;
+
+	for (unsigned int i = 0; i < h->changed; i++)
+		if (h->change_order[i] == k)
+			return;
+	if (rename(path, held) < 0)
+		return;
+	h->change_order[h->changed++] = k;
+	switch (changes[k].with) {
+	case NOTHING:
+		break;
+	case A_FILE:
+		write_file(path, 10, 5);
+		break;
+	case A_DIR:
+		file = g_build_filename(path, "inner", NULL);
+		if (mkdir(path, 0755) < 0)
+			broken("cannot make %s: %s", path, g_strerror(errno));
+		write_file(file, 10, 6);
+		break;
+	case A_SYMLINK_OUT:
+		file = g_build_filename(fixture.outside, "file", NULL);
+		if (symlink(k % 2 ? fixture.outside : file, path) < 0)
+			broken("cannot make %s: %s", path, g_strerror(errno));
+		break;
+	}
+}
+
+/* Puts SOURCE back as it was, undoing the changes last made first. */
+static void restore_store(struct harness *h)
+{
+	while (h->changed) {
+		unsigned int k = h->change_order[--h->changed];
+		g_autofree char *path = at(changes[k].path), *held = held_path(k);
+
+		remove_entry(path);
+		if (rename(held, path) < 0)
+			broken("cannot put %s back: %s", path, g_strerror(errno));
+	}
+}
+
+/* ---- talking to the session ---- */
+
+/* libfuse passes the session's user data: the harness's sv_fs. */
+static ssize_t sink_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	struct harness *h = (void *)((char *)userdata - offsetof(struct harness, fs));
+	ssize_t total = 0;
+
+	for (int i = 0; i < count; i++) {
+		if (iov[i].iov_len)
+			g_byte_array_append(h->replies, iov[i].iov_base, (guint)iov[i].iov_len);
+		total += (ssize_t)iov[i].iov_len;
+	}
+	return total;
+}
+
+static ssize_t sink_read(int fd, void *buf, size_t len, void *userdata)
+{
+	errno = ENODEV;
+	return -1;
+}
+
+static void log_to_stderr(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	vfprintf(stderr, fmt, ap);
+	/* libfuse says so when a handler misuses a reply (a bad error value, say). */
+	if (level <= FUSE_LOG_ERR)
+		broken("libfuse logged an error (above)");
+}
+
+struct reply {
+	int error;		/* negative errno, or 0 */
+	const uint8_t *data;	/* after the header, valid until the next request */
+	size_t len;
+};
+
+/*
+ * Sends one request, arg1 then arg2, and returns its reply: exactly one
+ * message answering it (none for a forget).
+ */
+static struct reply request(struct harness *h, uint32_t opcode, uint64_t nodeid,
+			    const void *arg1, size_t len1, const void *arg2, size_t len2)
+{
+	size_t len = sizeof(struct fuse_in_header) + len1 + len2;
+	/* libfuse reads the arguments in place: keep them aligned. */
+	g_autofree uint64_t *mem = g_malloc0(len + sizeof(uint64_t));
+	struct fuse_in_header *in = (void *)mem;
+	struct fuse_buf buf = { .size = len, .mem = mem };
+	const struct fuse_out_header *out;
+	bool no_reply = opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET;
+
+	*in = (struct fuse_in_header){
+		.len = (uint32_t)len, .opcode = opcode, .unique = ++h->unique,
+		.nodeid = nodeid, .uid = h->uid, .gid = h->gid, .pid = (uint32_t)getpid(),
+	};
+	if (len1)
+		memcpy((char *)(in + 1), arg1, len1);
+	if (len2)
+		memcpy((char *)(in + 1) + len1, arg2, len2);
+	g_byte_array_set_size(h->replies, 0);
+	fuse_session_process_buf(h->se, &buf);
+
+	if (trace)
+		fprintf(stderr, "request %llu: opcode %u node %#llx uid %u: %d, %u bytes\n",
+			(unsigned long long)in->unique, opcode, (unsigned long long)nodeid, h->uid,
+			h->replies->len >= sizeof(*out) ? ((const struct fuse_out_header *)h->replies->data)->error : 0,
+			h->replies->len);
+	if (h->replies->len && memmem(h->replies->data, h->replies->len, CANARY, strlen(CANARY)))
+		broken("opcode %u: a reply holds what lies outside SOURCE", opcode);
+	if (no_reply) {
+		if (h->replies->len)
+			broken("opcode %u: a reply to a forget", opcode);
+		return (struct reply){ 0 };
+	}
+	if (h->replies->len < sizeof(*out))
+		broken("opcode %u: no reply", opcode);
+	out = (const void *)h->replies->data;
+	if (out->len != h->replies->len)
+		broken("opcode %u: %u bytes written, the header says %u (two replies?)",
+		       opcode, h->replies->len, out->len);
+	if (out->unique != in->unique)
+		broken("opcode %u: reply to request %llu, not %llu", opcode,
+		       (unsigned long long)out->unique, (unsigned long long)in->unique);
+	if (out->error > 0 || out->error <= -4096)
+		broken("opcode %u: error %d", opcode, out->error);
+	if (out->error && out->len != sizeof(*out))
+		broken("opcode %u: an error with a payload", opcode);
+	return (struct reply){ out->error, (const uint8_t *)(out + 1), out->len - sizeof(*out) };
+}
+
+static void expect_len(const struct reply *r, size_t len, const char *what)
+{
+	if (r->error == 0 && r->len != len)
+		broken("%s: a reply of %zu bytes, not %zu", what, r->len, len);
+}
+
+/* ---- what the kernel knows ---- */
+
+static struct node *find_node(struct harness *h, uint64_t id)
+{
+	for (unsigned int i = 0; i < h->nnodes; i++)
+		if (h->nodes[i].id == id)
+			return &h->nodes[i];
+	return NULL;
+}
+
+static char *child_path(const char *parent, const char *name)
+{
+	return *parent ? g_strdup_printf("%s/%s", parent, name) : g_strdup(name);
+}
+
+static char *real_path(const struct node *node)
+{
+	return at(node->path);
+}
+
+static bool name_is_component(const char *name, size_t len)
+{
+	return len > 0 && len <= NAME_MAX && !memchr(name, '/', len) && !memchr(name, '\0', len) &&
+	       !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+static bool in_closure(const char *name, size_t len)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(closure_names); i++)
+		if (strlen(closure_names[i]) == len && memcmp(closure_names[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/* The type the view shows for an entry of SOURCE of this real type. */
+static mode_t shown_type(const struct harness *h, mode_t real)
+{
+	if (h->opts.virtfs_xattrs && sv_virtfs_shown_as_file(real))
+		return S_IFREG;
+	return real & S_IFMT;
+}
+
+/* Checks attributes against SOURCE's entry at path (relative to the store). */
+static void check_attr(const struct harness *h, const char *path, const struct fuse_attr *attr,
+		       const char *what)
+{
+	g_autofree char *real = at(path);
+	struct stat st;
+
+	if (attr->uid != h->opts.uid || attr->gid != h->opts.gid)
+		broken("%s '%s': owner %u:%u, not the view's", what, path, attr->uid, attr->gid);
+	/* SOURCE changed: the view may show the old entry or the new one. */
+	if (h->changed)
+		return;
+	if (lstat(real, &st) < 0)
+		broken("%s '%s': attributes of an entry SOURCE does not have", what, path);
+	if (attr->ino != st.st_ino)
+		broken("%s '%s': inode %llu, SOURCE's is %llu", what, path,
+		       (unsigned long long)attr->ino, (unsigned long long)st.st_ino);
+	if ((attr->mode & S_IFMT) != shown_type(h, st.st_mode))
+		broken("%s '%s': type %o, SOURCE's is %o", what, path, attr->mode & S_IFMT,
+		       st.st_mode & S_IFMT);
+	if (S_ISREG(st.st_mode) && attr->size != (uint64_t)st.st_size)
+		broken("%s '%s': size %llu, SOURCE's is %lld", what, path,
+		       (unsigned long long)attr->size, (long long)st.st_size);
+}
+
+/*
+ * A reply counted one lookup of name in parent as entry: the kernel now
+ * holds it.  The same id must always stand for the same name.
+ */
+static void entered(struct harness *h, const char *parent, const char *name, size_t len,
+		    const struct fuse_entry_out *entry, const char *what)
+{
+	g_autofree char *cname = g_strndup(name, len);
+	g_autofree char *path = NULL;
+	struct node *node;
+
+	if (!name_is_component(name, len))
+		broken("%s: an entry named '%s'", what, cname);
+	if (h->opts.closure_path && !*parent && !in_closure(name, len))
+		broken("%s: '%s' is outside the closure", what, cname);
+	if (entry->nodeid == 0 || entry->nodeid == FUSE_ROOT_ID)
+		broken("%s '%s': node id %llu", what, cname, (unsigned long long)entry->nodeid);
+	path = child_path(parent, cname);
+	check_attr(h, path, &entry->attr, what);
+	node = find_node(h, entry->nodeid);
+	if (node) {
+		if (strcmp(node->path, path) != 0)
+			broken("%s: node id %llu stands for '%s' and '%s'", what,
+			       (unsigned long long)entry->nodeid, node->path, path);
+		node->nlookup++;
+		return;
+	}
+	if (h->nnodes == h->room) {
+		h->room = h->room ? 2 * h->room : 64;
+		h->nodes = g_renew(struct node, h->nodes, h->room);
+	}
+	h->nodes[h->nnodes++] = (struct node){
+		.id = entry->nodeid, .nlookup = 1, .type = entry->attr.mode & S_IFMT,
+		.path = g_steal_pointer(&path),
+	};
+}
+
+static void forgot(struct harness *h, struct node *node, uint64_t count)
+{
+	node->nlookup -= count;
+	if (node->nlookup == 0 && node->id != FUSE_ROOT_ID) {
+		g_free(node->path);
+		*node = h->nodes[--h->nnodes];
+	}
+}
+
+static bool node_is_open(const struct harness *h, uint64_t id)
+{
+	for (unsigned int i = 0; i < h->nhandles; i++)
+		if (h->handles[i].node == id)
+			return true;
+	return false;
+}
+
+typedef bool node_filter(const struct harness *h, const struct node *node);
+
+static bool any_node(const struct harness *h, const struct node *node)
+{
+	return true;
+}
+
+static bool dir_node(const struct harness *h, const struct node *node)
+{
+	return S_ISDIR(node->type);
+}
+
+static bool forgettable_node(const struct harness *h, const struct node *node)
+{
+	return node->id != FUSE_ROOT_ID && node->nlookup > 0 && !node_is_open(h, node->id);
+}
+
+/* A node the input picks among those filter accepts, or NULL. */
+static struct node *pick_node(struct harness *h, struct input *in, node_filter *filter)
+{
+	unsigned int n = 0, k;
+
+	for (unsigned int i = 0; i < h->nnodes; i++)
+		n += filter(h, &h->nodes[i]);
+	if (n == 0)
+		return NULL;
+	k = (unsigned int)take(in, 1) % n;
+	for (unsigned int i = 0; i < h->nnodes; i++)
+		if (filter(h, &h->nodes[i]) && k-- == 0)
+			return &h->nodes[i];
+	return NULL;
+}
+
+static struct handle *pick_handle(struct harness *h, struct input *in, bool dir)
+{
+	unsigned int n = 0, k;
+
+	for (unsigned int i = 0; i < h->nhandles; i++)
+		n += h->handles[i].dir == dir;
+	if (n == 0)
+		return NULL;
+	k = (unsigned int)take(in, 1) % n;
+	for (unsigned int i = 0; i < h->nhandles; i++)
+		if (h->handles[i].dir == dir && k-- == 0)
+			return &h->handles[i];
+	return NULL;
+}
+
+static struct handle *handle_of(struct harness *h, uint64_t node, bool dir)
+{
+	for (unsigned int i = 0; i < h->nhandles; i++)
+		if (h->handles[i].node == node && h->handles[i].dir == dir)
+			return &h->handles[i];
+	return NULL;
+}
+
+static void add_handle(struct harness *h, uint64_t fh, uint64_t node, bool dir, bool kernel_only)
+{
+	h->handles[h->nhandles++] = (struct handle){ fh, node, dir, kernel_only };
+}
+
+static void drop_handle(struct harness *h, struct handle *handle)
+{
+	*handle = h->handles[--h->nhandles];
+}
+
+/* A name from the list, or (from byte 200 up) any bytes, up to past NAME_MAX. */
+static char *take_name(struct input *in, const char *const *list, size_t count)
+{
+	unsigned int pick = (unsigned int)take(in, 1);
+	size_t len;
+	char *name;
+
+	if (pick < 200)
+		return g_strdup(list[pick % count]);
+	len = (size_t)take(in, 2) % (NAME_MAX + 40);
+	len = MIN(len, in->n);
+	name = g_strndup((const char *)in->p, len);
+	in->p += len;
+	in->n -= len;
+	return name;
+}
+
+/* 0, an offset a listing gave, or any. */
+static uint64_t take_offset(struct harness *h, struct input *in)
+{
+	unsigned int pick = (unsigned int)take(in, 1);
+
+	if (pick < 64)
+		return 0;
+	if (pick < 192 && h->noffsets)
+		return h->offsets[pick % h->noffsets];
+	return take(in, 8) & INT64_MAX;
+}
+
+static void learn_offset(struct harness *h, uint64_t off)
+{
+	if (h->noffsets < MAX_OFFSETS)
+		h->offsets[h->noffsets++] = off;
+	else
+		h->offsets[off % MAX_OFFSETS] = off;
+}
+
+/* ---- the requests ---- */
+
+static void do_lookup(struct harness *h, struct input *in)
+{
+	struct node *parent = pick_node(h, in, dir_node);
+	g_autofree char *name = take_name(in, names, G_N_ELEMENTS(names));
+	struct reply r;
+
+	if (!parent)
+		return;
+	r = request(h, FUSE_LOOKUP, parent->id, name, strlen(name) + 1, NULL, 0);
+	expect_len(&r, sizeof(struct fuse_entry_out), "lookup");
+	if (r.error == 0)
+		entered(h, parent->path, name, strlen(name), (const void *)r.data, "lookup");
+}
+
+static void do_getattr(struct harness *h, struct input *in)
+{
+	struct node *node = pick_node(h, in, any_node);
+	struct fuse_getattr_in arg = { 0 };
+	struct handle *handle;
+	struct reply r;
+
+	if (!node)
+		return;
+	/* The kernel passes the handle of an open regular file. */
+	handle = handle_of(h, node->id, false);
+	if (handle && S_ISREG(node->type) && (take(in, 1) & 1)) {
+		arg.getattr_flags = FUSE_GETATTR_FH;
+		arg.fh = handle->fh;
+	}
+	r = request(h, FUSE_GETATTR, node->id, &arg, sizeof(arg), NULL, 0);
+	expect_len(&r, sizeof(struct fuse_attr_out), "getattr");
+	/* An open file may outlive its name; the fixture never changes. */
+	if (r.error == 0)
+		check_attr(h, node->path, &((const struct fuse_attr_out *)r.data)->attr, "getattr");
+	else if (!h->changed && (arg.getattr_flags || node->id == FUSE_ROOT_ID))
+		broken("getattr '%s' %s: error %d", node->path,
+		       arg.getattr_flags ? "of an open file" : "", r.error);
+}
+
+static void do_open(struct harness *h, struct input *in)
+{
+	static const int flag_bits[] = {
+		O_WRONLY, O_RDWR, O_NOATIME, O_DIRECT, O_NONBLOCK, O_TRUNC, O_APPEND, O_SYNC,
+		O_LARGEFILE, O_NOFOLLOW, O_DIRECTORY, O_EXCL,
+	};
+	struct node *node = pick_node(h, in, any_node);
+	unsigned int bits = (unsigned int)take(in, 2);
+	struct fuse_open_in arg = { 0 };
+	struct reply r;
+
+	if (!node || h->nhandles == MAX_HANDLES)
+		return;
+	for (size_t i = 0; i < G_N_ELEMENTS(flag_bits); i++)
+		if (bits & (1u << i))
+			arg.flags |= (uint32_t)flag_bits[i];
+	/* The kernel opens directories with OPENDIR. */
+	if (S_ISDIR(node->type))
+		return;
+	r = request(h, FUSE_OPEN, node->id, &arg, sizeof(arg), NULL, 0);
+	expect_len(&r, sizeof(struct fuse_open_out), "open");
+	if (r.error == 0) {
+		if (h->opts.no_open)
+			broken("open '%s' answered under no_open", node->path);
+		add_handle(h, ((const struct fuse_open_out *)r.data)->fh, node->id, false, false);
+	} else if (r.error == -ENOSYS && h->opts.no_open && S_ISREG(node->type)) {
+		/* The kernel then opens the file itself, with handle 0. */
+		add_handle(h, 0, node->id, false, true);
+	}
+}
+
+/* What a read at offset should give: SOURCE's bytes, or a virtfs entry's content. */
+static GByteArray *expected_data(const struct harness *h, const struct node *node,
+				 uint64_t offset, size_t size)
+{
+	g_autofree char *path = real_path(node);
+	GByteArray *want = g_byte_array_sized_new((guint)size);
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		broken("read '%s': not in SOURCE", node->path);
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t len = readlink(path, target, sizeof(target));
+
+		if (len > 0 && offset < (uint64_t)len)
+			g_byte_array_append(want, (guint8 *)target + offset,
+					    (guint)MIN((uint64_t)len - offset, size));
+	} else if (S_ISREG(st.st_mode)) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t n = 1;
+
+		if (fd < 0)
+			broken("read '%s': %s", node->path, g_strerror(errno));
+		g_byte_array_set_size(want, (guint)size);
+		for (size_t got = 0; got < size && n > 0; got += (size_t)n) {
+			n = pread(fd, want->data + got, size - got, (off_t)(offset + got));
+			if (n < 0)
+				broken("read '%s': %s", node->path, g_strerror(errno));
+			if (n == 0)
+				g_byte_array_set_size(want, (guint)got);
+		}
+		close(fd);
+	}
+	return want;
+}
+
+static void do_read(struct harness *h, struct input *in)
+{
+	struct handle *handle = pick_handle(h, in, false);
+	struct fuse_read_in arg = { 0 };
+	g_autoptr(GByteArray) want = NULL;
+	struct node *node;
+	struct reply r;
+
+	if (!handle)
+		return;
+	node = find_node(h, handle->node);
+	arg.fh = handle->fh;
+	arg.size = (uint32_t)(take(in, 3) % (MAX_READ + 1));
+	arg.offset = (take(in, 1) & 1) ? take(in, 8) & INT64_MAX : take(in, 3);
+	/* The kernel's own checks keep a read within the largest offset. */
+	arg.offset = MIN(arg.offset, (uint64_t)INT64_MAX - arg.size);
+	arg.flags = O_RDONLY;
+	r = request(h, FUSE_READ, handle->node, &arg, sizeof(arg), NULL, 0);
+	if (r.len > arg.size)
+		broken("read '%s': %zu bytes, more than the %u asked", node->path, r.len, arg.size);
+	if (h->changed)
+		return;
+	if (r.error)
+		broken("read '%s' at %llu: error %d", node->path,
+		       (unsigned long long)arg.offset, r.error);
+	want = expected_data(h, node, arg.offset, arg.size);
+	if (r.len != want->len || (r.len && memcmp(r.data, want->data, r.len) != 0))
+		broken("read '%s' of %u at %llu: %zu bytes, not SOURCE's %u", node->path,
+		       arg.size, (unsigned long long)arg.offset, r.len, want->len);
+}
+
+/* Checks a listing and learns what it holds: offsets, and entries with lookups counted. */
+static void parse_listing(struct harness *h, const char *dir, const struct reply *r,
+			  uint32_t size, bool plus)
+{
+	const char *what = plus ? "readdirplus" : "readdir";
+	size_t at = 0;
+
+	if (r->len > size)
+		broken("%s '%s': %zu bytes, more than the %u asked", what, dir, r->len, size);
+	while (at < r->len) {
+		const struct fuse_entry_out *entry = NULL;
+		const struct fuse_dirent *d;
+		size_t head = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
+
+		if (r->len - at < head)
+			broken("%s '%s': a truncated entry", what, dir);
+		if (plus) {
+			entry = (const void *)(r->data + at);
+			d = &((const struct fuse_direntplus *)entry)->dirent;
+		} else {
+			d = (const void *)(r->data + at);
+		}
+		if (d->namelen == 0 || d->namelen > NAME_MAX || r->len - at < head + d->namelen)
+			broken("%s '%s': an entry name of %u bytes", what, dir, d->namelen);
+		bool dots = (d->namelen == 1 && d->name[0] == '.') ||
+			    (d->namelen == 2 && d->name[0] == '.' && d->name[1] == '.');
+
+		if (!dots && !name_is_component(d->name, d->namelen))
+			broken("%s '%s': an entry named '%.*s'", what, dir, (int)d->namelen, d->name);
+		if (!dots && h->opts.closure_path && !*dir && !in_closure(d->name, d->namelen))
+			broken("%s: '%.*s' is outside the closure", what, (int)d->namelen, d->name);
+		learn_offset(h, d->off);
+		/* The kernel takes no lookup of . and .. nor of a node id 0. */
+		if (entry && entry->nodeid && !dots)
+			entered(h, dir, d->name, d->namelen, entry, what);
+		at += plus ? FUSE_DIRENTPLUS_SIZE((const struct fuse_direntplus *)entry)
+			   : FUSE_DIRENT_SIZE(d);
+	}
+	if (at != r->len)
+		broken("%s '%s': entries overrun the reply", what, dir);
+}
+
+static void do_readdir(struct harness *h, struct input *in, bool plus)
+{
+	struct node *dir = pick_node(h, in, dir_node);
+	struct fuse_read_in arg = { 0 };
+	struct handle *handle;
+	struct reply r;
+
+	if (!dir)
+		return;
+	handle = handle_of(h, dir->id, true);
+	arg.fh = handle ? handle->fh : 0;
+	arg.offset = take_offset(h, in);
+	arg.size = (uint32_t)(take(in, 3) % (MAX_READDIR + 1));
+	r = request(h, plus ? FUSE_READDIRPLUS : FUSE_READDIR, dir->id, &arg, sizeof(arg), NULL, 0);
+	/* dir->path, not dir: the node array may grow on the way. */
+	if (r.error == 0)
+		parse_listing(h, dir->path, &r, arg.size, plus);
+}
+
+static void do_getxattr(struct harness *h, struct input *in)
+{
+	struct node *node = pick_node(h, in, any_node);
+	g_autofree char *name = take_name(in, xattr_names, G_N_ELEMENTS(xattr_names));
+	struct fuse_getxattr_in arg = { .size = (uint32_t)(take(in, 3) % (MAX_XATTR + 1)) };
+	struct reply r;
+
+	if (!node)
+		return;
+	r = request(h, FUSE_GETXATTR, node->id, &arg, sizeof(arg), name, strlen(name) + 1);
+	if (r.error)
+		return;
+	if (arg.size == 0)
+		expect_len(&r, sizeof(struct fuse_getxattr_out), "getxattr of the size");
+	else if (r.len > arg.size)
+		broken("getxattr '%s' %s: %zu bytes, more than the %u asked", node->path, name,
+		       r.len, arg.size);
+}
+
+static void do_listxattr(struct harness *h, struct input *in)
+{
+	struct node *node = pick_node(h, in, any_node);
+	struct fuse_getxattr_in arg = { .size = (uint32_t)(take(in, 3) % (MAX_XATTR + 1)) };
+	struct reply r;
+
+	if (!node)
+		return;
+	r = request(h, FUSE_LISTXATTR, node->id, &arg, sizeof(arg), NULL, 0);
+	if (r.error)
+		return;
+	if (arg.size == 0) {
+		expect_len(&r, sizeof(struct fuse_getxattr_out), "listxattr of the size");
+		return;
+	}
+	if (r.len > arg.size)
+		broken("listxattr '%s': %zu bytes, more than the %u asked", node->path, r.len,
+		       arg.size);
+	if (r.len && r.data[r.len - 1] != '\0')
+		broken("listxattr '%s': the list does not end with a NUL", node->path);
+}
+
+static void do_readlink(struct harness *h, struct input *in)
+{
+	struct node *node = pick_node(h, in, any_node);
+	g_autofree char *path = NULL;
+	char target[PATH_MAX];
+	ssize_t len;
+	struct reply r;
+
+	if (!node)
+		return;
+	r = request(h, FUSE_READLINK, node->id, NULL, 0, NULL, 0);
+	if (r.error || h->changed)
+		return;
+	path = real_path(node);
+	len = readlink(path, target, sizeof(target));
+	if (len < 0 || (size_t)len != r.len || memcmp(target, r.data, r.len) != 0)
+		broken("readlink '%s': '%.*s', not SOURCE's", node->path, (int)r.len, r.data);
+}
+
+static void release(struct harness *h, struct handle *handle)
+{
+	struct fuse_release_in arg = { .fh = handle->fh, .flags = O_RDONLY };
+	struct reply r;
+
+	if (!handle->kernel_only) {
+		r = request(h, handle->dir ? FUSE_RELEASEDIR : FUSE_RELEASE, handle->node,
+			    &arg, sizeof(arg), NULL, 0);
+		if (r.error)
+			broken("release: error %d", r.error);
+	}
+	drop_handle(h, handle);
+}
+
+static void do_release(struct harness *h, struct input *in, bool dir)
+{
+	struct handle *handle = pick_handle(h, in, dir);
+
+	if (handle)
+		release(h, handle);
+}
+
+static void do_forget(struct harness *h, struct input *in)
+{
+	struct node *node = pick_node(h, in, forgettable_node);
+	struct fuse_forget_in arg;
+
+	if (!node)
+		return;
+	arg.nlookup = 1 + take(in, 2) % node->nlookup;
+	request(h, FUSE_FORGET, node->id, &arg, sizeof(arg), NULL, 0);
+	forgot(h, node, arg.nlookup);
+}
+
+static void batch_forget(struct harness *h, struct fuse_forget_one *list, uint32_t count)
+{
+	struct fuse_batch_forget_in arg = { .count = count };
+
+	request(h, FUSE_BATCH_FORGET, 0, &arg, sizeof(arg), list, count * sizeof(*list));
+	for (uint32_t i = 0; i < count; i++)
+		forgot(h, find_node(h, list[i].nodeid), list[i].nlookup);
+}
+
+static void do_batch_forget(struct harness *h, struct input *in)
+{
+	struct fuse_forget_one list[8];
+	uint32_t count = 0, want = 1 + (uint32_t)take(in, 1) % 8;
+
+	/* The same node may come twice, as long as the total is held. */
+	while (count < want) {
+		struct node *node = pick_node(h, in, forgettable_node);
+		uint64_t held;
+
+		if (!node)
+			break;
+		held = node->nlookup;
+		for (uint32_t i = 0; i < count; i++)
+			if (list[i].nodeid == node->id)
+				held -= list[i].nlookup;
+		if (held == 0)
+			break;
+		list[count++] = (struct fuse_forget_one){ node->id, 1 + take(in, 1) % held };
+	}
+	if (count)
+		batch_forget(h, list, count);
+}
+
+static void do_statfs(struct harness *h, struct input *in)
+{
+	struct node *node = pick_node(h, in, any_node);
+	struct reply r;
+
+	if (!node)
+		return;
+	r = request(h, FUSE_STATFS, node->id, NULL, 0, NULL, 0);
+	if (r.error)
+		broken("statfs: error %d", r.error);
+	expect_len(&r, sizeof(struct fuse_statfs_out), "statfs");
+}
+
+static void do_opendir(struct harness *h, struct input *in)
+{
+	struct node *dir = pick_node(h, in, dir_node);
+	struct fuse_open_in arg = { .flags = O_RDONLY | O_DIRECTORY };
+	struct reply r;
+
+	if (!dir || h->nhandles == MAX_HANDLES)
+		return;
+	r = request(h, FUSE_OPENDIR, dir->id, &arg, sizeof(arg), NULL, 0);
+	expect_len(&r, sizeof(struct fuse_open_out), "opendir");
+	if (r.error == 0)
+		add_handle(h, ((const struct fuse_open_out *)r.data)->fh, dir->id, true, false);
+	else if (r.error == -ENOSYS && !(h->mode & MODE_NO_OPENDIR))
+		broken("opendir: ENOSYS though the kernel needs opendir");
+}
+
+static void do_change_store(struct harness *h, struct input *in)
+{
+	change_store(h, (unsigned int)take(in, 1) % G_N_ELEMENTS(changes));
+}
+
+static void do_flush(struct harness *h, struct input *in)
+{
+	struct handle *handle = pick_handle(h, in, false);
+	struct fuse_flush_in arg = { 0 };
+
+	if (!handle || handle->kernel_only)
+		return;
+	arg.fh = handle->fh;
+	request(h, FUSE_FLUSH, handle->node, &arg, sizeof(arg), NULL, 0);
+}
+
+/* ---- one session ---- */
+
+static int count_fds(void)
+{
+	g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+	int n = 0;
+
+	while (dir && g_dir_read_name(dir))
+		n++;
+	return n;
+}
+
+static void start(struct harness *h, unsigned int mode)
+{
+	static const struct fuse_custom_io io = { .writev = sink_writev, .read = sink_read };
+	char *argv[] = { "fuzz_requests", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct fuse_init_in init = {
+		.major = FUSE_KERNEL_VERSION, .minor = FUSE_KERNEL_MINOR_VERSION,
+		.max_readahead = 128 * 1024,
+		.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
+			 FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS | FUSE_MAX_PAGES |
+			 FUSE_EXPORT_SUPPORT | FUSE_INIT_EXT,
+	};
+	char *error = NULL;
+	struct reply r;
+
+	h->mode = mode;
+	h->opts = (struct sv_options){
+		.source = fixture.store, .uid = 4242, .gid = 4343, .timeout = 1.0,
+		.dir_fd_cache = (mode & MODE_FEW_DIR_FDS) ? 2 : SV_DEFAULT_DIR_FD_CACHE,
+		.virtfs_xattrs = mode & MODE_VIRTFS, .no_open = mode & MODE_NO_OPEN,
+		.closure_path = (mode & MODE_CLOSURE) ? fixture.closure : NULL,
+		.store_dir = fixture.store, .no_passthrough = true, .ready_fd = -1,
+	};
+	h->fs = (struct sv_fs){ .opts = &h->opts };
+	g_rw_lock_init(&h->fs.closure_lock);
+	h->fs.root_fd = open(fixture.store, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	h->fs.inodes = h->fs.root_fd < 0 ? NULL :
+		       sv_inode_table_new(h->fs.root_fd, h->opts.dir_fd_cache);
+	if (!h->fs.inodes)
+		broken("cannot open the fixture: %s", g_strerror(errno));
+	if (sv_fs_load_closure(&h->fs, &error) < 0)
+		broken("closure: %s", error);
+	if (mode & MODE_PREFETCH) {
+		h->fs.prefetch = sv_prefetch_new(NULL);
+		h->fs.readahead = sv_readahead_new(NULL);
+	}
+	h->se = fuse_session_new(&args, &sv_ops, sizeof(sv_ops), &h->fs);
+	fuse_opt_free_args(&args);
+	if (!h->se || fuse_session_custom_io(h->se, &io, open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		broken("cannot start a session");
+	h->fs.se = h->se;
+	h->replies = g_byte_array_new();
+	h->room = 64;
+	h->nodes = g_new(struct node, h->room);
+	h->nodes[h->nnodes++] = (struct node){
+		.id = FUSE_ROOT_ID, .nlookup = 1, .type = S_IFDIR, .path = g_strdup(""),
+	};
+
+	if (mode & MODE_NO_OPEN)
+		init.flags |= FUSE_NO_OPEN_SUPPORT;
+	if (mode & MODE_NO_OPENDIR)
+		init.flags |= FUSE_NO_OPENDIR_SUPPORT;
+	r = request(h, FUSE_INIT, 0, &init, sizeof(init), NULL, 0);
+	if (r.error)
+		broken("INIT: error %d", r.error);
+}
+
+/* Ends the session as an unmount does: handles released, then every lookup forgotten. */
+static void stop(struct harness *h)
+{
+	g_autofree struct fuse_forget_one *list = g_new(struct fuse_forget_one, h->nnodes);
+	uint32_t count = 0;
+	unsigned int inodes, dir_fds;
+
+	while (h->nhandles)
+		release(h, &h->handles[0]);
+	for (unsigned int i = 0; i < h->nnodes; i++)
+		if (h->nodes[i].id != FUSE_ROOT_ID)
+			list[count++] = (struct fuse_forget_one){ h->nodes[i].id, h->nodes[i].nlookup };
+	if (count)
+		batch_forget(h, list, count);
+	sv_inode_table_counts(h->fs.inodes, &inodes, &dir_fds);
+	if (inodes != 1 || dir_fds != 0)
+		broken("every lookup forgotten, yet %u inodes and %u cached fds remain",
+		       inodes, dir_fds);
+
+	fuse_session_destroy(h->se);
+	sv_prefetch_free(h->fs.prefetch);
+	sv_readahead_free(h->fs.readahead);
+	sv_fs_clear(&h->fs);
+	g_rw_lock_clear(&h->fs.closure_lock);
+	g_byte_array_free(h->replies, TRUE);
+	for (unsigned int i = 0; i < h->nnodes; i++)
+		g_free(h->nodes[i].path);
+	g_free(h->nodes);
+	restore_store(h);
+}
+
+static void quiet_log(const gchar *domain, GLogLevelFlags level, const gchar *message,
+		      gpointer data)
+{
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		broken("%s", message);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static bool ready;
+	struct input in = { data, size };
+	struct harness h = { 0 };
+	int fds;
+
+	if (!ready) {
+		make_fixture();
+		atexit(remove_fixture);
+		fuse_set_log_func(log_to_stderr);
+		trace = getenv("FUZZ_TRACE") != NULL;
+		/* The handlers' own messages (debug, a missing closure entry) are noise here. */
+		g_log_set_default_handler(quiet_log, NULL);
+		ready = true;
+	}
+	fds = count_fds();
+	start(&h, (unsigned int)take(&in, 1));
+	for (int i = 0; i < MAX_REQUESTS && in.n; i++) {
+		unsigned int op = (unsigned int)take(&in, 1);
+
+		h.uid = callers[op >> 5].uid;
+		h.gid = callers[op >> 5].gid;
+		switch ((op & 31) % OP_COUNT) {
+		case OP_LOOKUP: do_lookup(&h, &in); break;
+		case OP_GETATTR: do_getattr(&h, &in); break;
+		case OP_OPEN: do_open(&h, &in); break;
+		case OP_READ: do_read(&h, &in); break;
+		case OP_READDIR: do_readdir(&h, &in, false); break;
+		case OP_READDIRPLUS: do_readdir(&h, &in, true); break;
+		case OP_GETXATTR: do_getxattr(&h, &in); break;
+		case OP_LISTXATTR: do_listxattr(&h, &in); break;
+		case OP_READLINK: do_readlink(&h, &in); break;
+		case OP_RELEASE: do_release(&h, &in, false); break;
+		case OP_FORGET: do_forget(&h, &in); break;
+		case OP_BATCH_FORGET: do_batch_forget(&h, &in); break;
+		case OP_STATFS: do_statfs(&h, &in); break;
+		case OP_OPENDIR: do_opendir(&h, &in); break;
+		case OP_RELEASEDIR: do_release(&h, &in, true); break;
+		case OP_FLUSH: do_flush(&h, &in); break;
+		case OP_CHANGE_STORE: do_change_store(&h, &in); break;
+		}
+	}
+	h.uid = h.gid = 0;
+	stop(&h);
+	if (count_fds() != fds)
+		broken("%d fds before the session, %d after", fds, count_fds());
+	return 0;
+}
