@@ -61,7 +61,7 @@ enum {
 	OP_LOOKUP, OP_GETATTR, OP_OPEN, OP_READ, OP_READDIR, OP_READDIRPLUS,
 	OP_GETXATTR, OP_LISTXATTR, OP_READLINK, OP_RELEASE, OP_FORGET,
 	OP_BATCH_FORGET, OP_STATFS, OP_OPENDIR, OP_RELEASEDIR, OP_FLUSH,
-	OP_CHANGE_STORE, OP_COUNT
+	OP_CHANGE_STORE, OP_LIST_ALL, OP_COUNT
 };
 
 /* Its high 3 bits: who asks. */
@@ -850,9 +850,13 @@ static void do_read(struct harness *h, struct input *in)
 		       arg.size, (unsigned long long)arg.offset, r.len, want->len);
 }
 
-/* Checks a listing and learns what it holds: offsets, and entries with lookups counted. */
+/*
+ * Checks a listing and learns what it holds: offsets, and entries with
+ * lookups counted.  Adds the names to seen, if not NULL, and leaves the
+ * last entry's offset in *last.
+ */
 static void parse_listing(struct harness *h, const char *dir, const struct reply *r,
-			  uint32_t size, bool plus)
+			  uint32_t size, bool plus, GHashTable *seen, uint64_t *last)
 {
 	const char *what = plus ? "readdirplus" : "readdir";
 	size_t at = 0;
@@ -882,6 +886,9 @@ static void parse_listing(struct harness *h, const char *dir, const struct reply
 		if (!dots && h->opts.closure_path && !*dir && !in_closure(d->name, d->namelen))
 			broken("%s: '%.*s' is outside the closure", what, (int)d->namelen, d->name);
 		learn_offset(h, d->off);
+		*last = d->off;
+		if (seen && !g_hash_table_add(seen, g_strndup(d->name, d->namelen)))
+			broken("%s '%s': '%.*s' listed twice", what, dir, (int)d->namelen, d->name);
 		/* The kernel takes no lookup of . and .. nor of a node id 0. */
 		if (entry && entry->nodeid && !dots)
 			entered(h, dir, d->name, d->namelen, entry, what);
@@ -898,6 +905,7 @@ static void do_readdir(struct harness *h, struct input *in, bool plus)
 	struct fuse_read_in arg = { 0 };
 	struct handle *handle;
 	struct reply r;
+	uint64_t last;
 
 	if (!dir)
 		return;
@@ -908,7 +916,70 @@ static void do_readdir(struct harness *h, struct input *in, bool plus)
 	r = request(h, plus ? FUSE_READDIRPLUS : FUSE_READDIR, dir->id, &arg, sizeof(arg), NULL, 0);
 	/* dir->path, not dir: the node array may grow on the way. */
 	if (r.error == 0)
-		parse_listing(h, dir->path, &r, arg.size, plus);
+		parse_listing(h, dir->path, &r, arg.size, plus, NULL, &last);
+}
+
+/* The names a listing of SOURCE's directory path shows. */
+static GHashTable *names_in_source(const struct harness *h, const char *path)
+{
+	GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autofree char *real = at(path);
+	DIR *dir = opendir(real);
+	struct dirent *d;
+
+	if (!dir)
+		broken("cannot list %s: %s", real, g_strerror(errno));
+	while ((d = readdir(dir)))
+		if (!h->opts.closure_path || *path || in_closure(d->d_name, strlen(d->d_name)) ||
+		    strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			g_hash_table_add(names, g_strdup(d->d_name));
+	closedir(dir);
+	return names;
+}
+
+/*
+ * Lists a directory to its end as getdents does, each request from the
+ * last entry's offset with at least a page: every name SOURCE has, once.
+ */
+static void do_list_all(struct harness *h, struct input *in)
+{
+	struct node *dir = pick_node(h, in, dir_node);
+	bool plus = take(in, 1) & 1;
+	struct fuse_read_in arg = { .size = 4096 + (uint32_t)take(in, 2) % (MAX_READDIR - 4096) };
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) want = NULL;
+	GHashTableIter iter;
+	const char *path;
+	gpointer name;
+	uint64_t id;
+
+	if (!dir)
+		return;
+	/* Not dir itself: the node array may grow on the way. */
+	id = dir->id;
+	path = dir->path;
+	for (unsigned int i = 0;; i++) {
+		struct reply r;
+
+		if (i == 1000)
+			broken("listing '%s': no end after %u requests", path, i);
+		r = request(h, plus ? FUSE_READDIRPLUS : FUSE_READDIR, id, &arg, sizeof(arg), NULL, 0);
+		if (r.error && !h->changed)
+			broken("listing '%s': error %d", path, r.error);
+		if (r.error || r.len == 0)
+			break;
+		parse_listing(h, path, &r, arg.size, plus, seen, &arg.offset);
+	}
+	if (h->changed)
+		return;
+	want = names_in_source(h, path);
+	g_hash_table_iter_init(&iter, want);
+	while (g_hash_table_iter_next(&iter, &name, NULL))
+		if (!g_hash_table_contains(seen, name))
+			broken("listing '%s': '%s' missing", path, (const char *)name);
+	if (g_hash_table_size(seen) != g_hash_table_size(want))
+		broken("listing '%s': %u names, SOURCE has %u", path, g_hash_table_size(seen),
+		       g_hash_table_size(want));
 }
 
 static void do_getxattr(struct harness *h, struct input *in)
@@ -1231,6 +1302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case OP_RELEASEDIR: do_release(&h, &in, true); break;
 		case OP_FLUSH: do_flush(&h, &in); break;
 		case OP_CHANGE_STORE: do_change_store(&h, &in); break;
+		case OP_LIST_ALL: do_list_all(&h, &in); break;
 		}
 	}
 	h.uid = h.gid = 0;
