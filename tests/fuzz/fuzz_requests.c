@@ -1207,6 +1207,7 @@ static void start(struct harness *h, unsigned int mode)
 	if (!h->se || fuse_session_custom_io(h->se, &io, open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		broken("cannot start a session");
 	h->fs.se = h->se;
+	h->fs.open_files = sv_open_files_new(NULL);
 	h->replies = g_byte_array_new();
 	h->room = 64;
 	h->nodes = g_new(struct node, h->room);
@@ -1245,6 +1246,7 @@ static void stop(struct harness *h)
 	fuse_session_destroy(h->se);
 	sv_prefetch_free(h->fs.prefetch);
 	sv_readahead_free(h->fs.readahead);
+	sv_open_files_free(h->fs.open_files);
 	sv_fs_clear(&h->fs);
 	g_rw_lock_clear(&h->fs.closure_lock);
 	g_byte_array_free(h->replies, TRUE);
