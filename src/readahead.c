@@ -34,7 +34,7 @@ struct sv_readahead {
 	/* Atomic: the thread stops; a start waits, so the walk gives up. */
 	bool stopping;
 	bool restart;
-	/* The walk's files in a row already in memory; the thread's own. */
+	/* The walk's files in a row already in memory; written by the thread only. */
 	unsigned int cached_run;
 	/* Regular files the walk passed, and readers' opens when it started. */
 	unsigned long passed;
@@ -47,6 +47,9 @@ struct sv_readahead {
 	unsigned long long window_end;
 	unsigned long files;		/* read ahead; atomic */
 	unsigned long opens;		/* readers' opens of regular files; atomic */
+	/* Where the thread waits (see sv_readahead_idle), and for how many bytes. */
+	enum { WALKING, AWAITS_START, AWAITS_ROOM } state;
+	unsigned long long room_wanted;
 };
 
 /* Called by the thread only. */
@@ -57,6 +60,14 @@ static bool walk_over(struct sv_readahead *ra)
 	       ra->cached_run >= SV_READAHEAD_MAX_CACHED_RUN;
 }
 
+/* Under the lock: whether the thread, waiting for room for size bytes, goes on. */
+static bool room_or_over(struct sv_readahead *ra, unsigned long long size)
+{
+	return walk_over(ra) || ra->window_end + size <=
+					__atomic_load_n(&ra->consumed, __ATOMIC_SEQ_CST) +
+						SV_READAHEAD_WINDOW;
+}
+
 /* Waits until size more bytes fit in the window; false if the walk is over. */
 static bool room_for(struct sv_readahead *ra, off_t size)
 {
@@ -65,10 +76,11 @@ static bool room_for(struct sv_readahead *ra, off_t size)
 	g_mutex_lock(&ra->lock);
 	/* Set before the window is looked at, so that a reader never misses it. */
 	__atomic_store_n(&ra->waiting, true, __ATOMIC_SEQ_CST);
-	while (!walk_over(ra) && ra->window_end + (unsigned long long)size >
-					 __atomic_load_n(&ra->consumed, __ATOMIC_SEQ_CST) +
-						 SV_READAHEAD_WINDOW)
+	ra->state = AWAITS_ROOM;
+	ra->room_wanted = (unsigned long long)size;
+	while (!room_or_over(ra, (unsigned long long)size))
 		g_cond_wait(&ra->wake, &ra->lock);
+	ra->state = WALKING;
 	__atomic_store_n(&ra->waiting, false, __ATOMIC_RELAXED);
 	room = !walk_over(ra);
 	if (room)
@@ -235,14 +247,22 @@ static void walk_from(struct sv_readahead *ra, GArray *dir_fds)
 	close_all(dir_fds);
 }
 
+/* Under the lock: whether the thread, waiting for a start, goes on. */
+static bool start_or_stop(struct sv_readahead *ra)
+{
+	return __atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) || ra->start;
+}
+
 /* Takes the next start, or returns NULL when the thread stops. */
 static GArray *next_start(struct sv_readahead *ra)
 {
 	GArray *dir_fds;
 
 	g_mutex_lock(&ra->lock);
-	while (!__atomic_load_n(&ra->stopping, __ATOMIC_RELAXED) && !ra->start)
+	ra->state = AWAITS_START;
+	while (!start_or_stop(ra))
 		g_cond_wait(&ra->wake, &ra->lock);
+	ra->state = WALKING;
 	dir_fds = g_steal_pointer(&ra->start);
 	ra->store_dev = ra->start_store_dev;
 	ra->store_ino = ra->start_store_ino;
@@ -341,6 +361,21 @@ void sv_readahead_opened(struct sv_readahead *ra)
 unsigned long sv_readahead_count(struct sv_readahead *ra)
 {
 	return ra ? __atomic_load_n(&ra->files, __ATOMIC_RELAXED) : 0;
+}
+
+bool sv_readahead_idle(struct sv_readahead *ra)
+{
+	bool idle;
+
+	g_mutex_lock(&ra->lock);
+	if (ra->state == AWAITS_START)
+		idle = !start_or_stop(ra);
+	else if (ra->state == AWAITS_ROOM)
+		idle = !room_or_over(ra, ra->room_wanted);
+	else
+		idle = false;
+	g_mutex_unlock(&ra->lock);
+	return idle;
 }
 
 void sv_readahead_free(struct sv_readahead *ra)

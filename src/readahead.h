@@ -66,6 +66,13 @@ void sv_readahead_opened(struct sv_readahead *ra);
 /* Files read ahead so far. */
 unsigned long sv_readahead_count(struct sv_readahead *ra);
 
+/*
+ * Whether the thread waits, for a start or for readers to move the window,
+ * and nothing since would let it go on: it reads nothing more until one of
+ * the calls above.  Tests wait for it before they look at what was read.
+ */
+bool sv_readahead_idle(struct sv_readahead *ra);
+
 /* Stops the thread.  NULL is allowed. */
 void sv_readahead_free(struct sv_readahead *ra);
 
