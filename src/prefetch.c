@@ -334,13 +334,19 @@ static void read_next(struct sv_prefetch *pf)
 	pending_free(next);
 }
 
+/* Under the lock: whether the thread has nothing it may read now. */
+static bool nothing_to_read(struct sv_prefetch *pf)
+{
+	return g_queue_is_empty(&pf->pending) || ready_full(pf);
+}
+
 static gpointer run(gpointer data)
 {
 	struct sv_prefetch *pf = data;
 
 	g_mutex_lock(&pf->lock);
 	for (;;) {
-		while (!pf->stopping && (g_queue_is_empty(&pf->pending) || ready_full(pf)))
+		while (!pf->stopping && nothing_to_read(pf))
 			g_cond_wait(&pf->wake, &pf->lock);
 		if (pf->stopping)
 			break;
@@ -508,6 +514,16 @@ unsigned long sv_prefetch_count(struct sv_prefetch *pf)
 	count = pf->count;
 	g_mutex_unlock(&pf->lock);
 	return count;
+}
+
+bool sv_prefetch_idle(struct sv_prefetch *pf)
+{
+	bool idle;
+
+	g_mutex_lock(&pf->lock);
+	idle = !pf->reading && nothing_to_read(pf);
+	g_mutex_unlock(&pf->lock);
+	return idle;
 }
 
 void sv_prefetch_free(struct sv_prefetch *pf)

@@ -100,6 +100,13 @@ void sv_listing_unref(struct sv_listing *listing);
 /* Listings read ahead so far (a huge directory makes several). */
 unsigned long sv_prefetch_count(struct sv_prefetch *pf);
 
+/*
+ * Whether the thread reads nothing, and has nothing it may read until the
+ * walker misses or uses a listing.  Tests wait for it before they look at
+ * what was read.
+ */
+bool sv_prefetch_idle(struct sv_prefetch *pf);
+
 /* Stops reading (what is pending is dropped), waits for the thread; NULL is fine. */
 void sv_prefetch_free(struct sv_prefetch *pf);
 
