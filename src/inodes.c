@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "inodes.h"
+#include "source.h"
 
 struct sv_inode_table {
 	GMutex lock;
@@ -215,23 +216,37 @@ void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,
 	g_mutex_unlock(&table->lock);
 }
 
-/* Directories get O_PATH fds to resolve names from, regular files read fds. */
-static int open_child(int parent_fd, const struct sv_inode *dir)
+static int open_dir_child(int parent_fd, const char *name, struct stat *st)
 {
-	int flags = O_NOFOLLOW | O_CLOEXEC;
-	struct stat st;
-	int fd;
+	int fd = openat(parent_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	flags |= S_ISDIR(dir->mode) ? O_PATH | O_DIRECTORY : O_RDONLY | O_NOCTTY;
-	fd = openat(parent_fd, dir->name, flags);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		int err = -errno;
 
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+/*
+ * Directories get O_PATH fds to resolve names from, regular files read fds
+ * (opened so that a fifo put in the file's place cannot block).
+ */
+static int open_child(int parent_fd, const struct sv_inode *dir)
+{
+	struct stat st;
+	int fd;
+
+	if (S_ISDIR(dir->mode))
+		fd = open_dir_child(parent_fd, dir->name, &st);
+	else
+		fd = sv_source_open_file(parent_fd, dir->name,
+					 O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC, &st);
+	if (fd < 0)
+		return fd;
 	/* The name now leads elsewhere: this inode is gone from SOURCE. */
 	if (st.st_dev != dir->dev || st.st_ino != dir->ino) {
 		close(fd);

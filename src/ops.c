@@ -22,6 +22,7 @@
 #include "fs.h"
 #include "ops.h"
 #include "policy.h"
+#include "source.h"
 #include "virtfs.h"
 
 #define MAX_GROUPS 64
@@ -336,11 +337,9 @@ static int open_backing_file(struct sv_fs *fs, struct sv_inode *inode, int flags
 	dirfd = get_parent_fd(fs, inode, &name);
 	if (dirfd < 0)
 		return dirfd;
-	fd = openat(dirfd, name, flags);
-	if (fd < 0)
-		fd = -errno;
+	fd = sv_source_open_file(dirfd, name, flags, st);
 	put_parent_fd(fs, inode);
-	if (fd >= 0 && (fstat(fd, st) < 0 || !same_inode(st, inode))) {
+	if (fd >= 0 && !same_inode(st, inode)) {
 		close(fd);
 		return -ESTALE;
 	}

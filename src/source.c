@@ -1,4 +1,4 @@
-/* Opening SOURCE; see source.h. */
+/* Opening SOURCE and its files; see source.h. */
 #include "config.h"
 
 #include <errno.h>
@@ -76,4 +76,30 @@ int sv_source_open(const char *source, char **error)
 #endif
 	warn_if_atimes_change(fd, source);
 	return fd;
+}
+
+int sv_source_open_file(int dirfd, const char *name, int flags, struct stat *st)
+{
+	int fd = openat(dirfd, name, flags | O_NONBLOCK);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		err = -ESTALE;
+		goto fail;
+	}
+	/* Then an fd like any other: only the open had to be kept from waiting. */
+	if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return err;
 }

@@ -52,6 +52,8 @@ mkdir "$e/dir-111" && echo known >"$e/dir-111/known" && chmod 444 "$e/dir-111/kn
 	chmod 111 "$e/dir-111"
 # Directories renamed and removed while mounted.
 for d in moved removed swapped; do mkdir "$e/$d" && echo "$d" >"$e/$d/file"; done
+# Files that fifos replace while mounted, more than the daemon has threads.
+mkdir "$e/to-fifo" && for i in $(seq 12); do echo "$i" >"$e/to-fifo/f$i" && echo "$i" >"$e/to-fifo/n$i"; done
 chown -R root:root "$src"
 # After the chown, which clears them.
 chmod 4755 "$e/setuid-id" && chmod 2755 "$e/setgid-id"
@@ -156,4 +158,48 @@ sv_trace_check "$SV_TMP/strace.log" || sv_fail "the daemon named paths outside o
 [ "$(stat -c %X "$SV_TMP/canary" "$SV_TMP/outside/file")" = "$canary_before" ] || sv_fail "a canary outside SOURCE was read"
 case_ok "$calls traced path calls of the daemon: each one component under a SOURCE dir fd (or a known /dev/fuse, /proc path); canaries outside unread"
 sv_unmount "$mnt"
+
+# 9. Regular files replaced by fifos after the kernel looked them up (views
+# with the default hour-long timeout keep their entries): opening them, or
+# under no_open reading them, must not block the daemon, whose threads
+# would all wait for a writer; another client is answered meanwhile, and
+# the daemon still stops on SIGTERM.
+declare -A fifo_files=([cached]=f [cached-no_open]=n) answers=()
+for view in cached cached-no_open; do
+	mkdir "$SV_TMP/$view"
+	if [ "$view" = cached ]; then opts=(); else opts=(-o no_open); fi
+	sv_mount "$src" "$SV_TMP/$view" -o uid=0,gid=0,allow_other "${opts[@]}"
+	stat "$SV_TMP/$view/${e##*/}/to-fifo/${fifo_files[$view]}"* >/dev/null
+done
+for i in $(seq 12); do
+	for f in f n; do rm "$e/to-fifo/$f$i" && mkfifo "$e/to-fifo/$f$i"; done
+done
+for view in cached cached-no_open; do
+	c=$SV_TMP/$view/${e##*/}
+	daemon=${SV_DAEMON_OF[$SV_TMP/$view]}
+	openers=()
+	for i in $(seq 12); do
+		timeout -k 1 10 "$PROBE" try-open "$c/to-fifo/${fifo_files[$view]}$i" \
+			>"$SV_TMP/to-fifo.$view.$i" 2>&1 & openers+=($!)
+	done
+	SV_PIDS+=("${openers[@]}")
+	timeout -k 1 1 "${SV_NOBODY[@]}" cat "$c/dir-111/known" >/dev/null ||
+		sv_fail "$view: another client's read got no answer within a second while fifos were opened"
+	for p in "${openers[@]}"; do
+		wait "$p" || sv_fail "$view: an open of a file turned fifo did not return ($(cat "$SV_TMP"/to-fifo.*))"
+	done
+	# The daemon says the entry it knew is gone: without no_open the kernel
+	# then finds the fifo, which the client opens as its own, unconnected
+	# to SOURCE's; under no_open the read answers the error.
+	sed "s|$c/||" "$SV_TMP"/to-fifo."$view".* | sort -V >"$SV_TMP/to-fifo.$view"
+	grep -Evx 'to-fifo/[fn][0-9]+ (err (ESTALE|ENOENT)|ok read=0|ok readerr=(ESTALE|ENOENT))' "$SV_TMP/to-fifo.$view" &&
+		sv_fail "$view: opens of files turned fifos (above)"
+	kill "$daemon"
+	sv_wait_exit "$daemon" 10
+	[ "$SV_STATUS" = 0 ] || sv_fail "$view: the daemon exited with status $SV_STATUS on SIGTERM"
+	answers[$view]=$(sed 's/^to-fifo\/[fn][0-9]* //' "$SV_TMP/to-fifo.$view" | sort -u | paste -sd, -)
+done
+case_ok "12 files looked up, then replaced by fifos in SOURCE, opened at once: every open returned" \
+	"(${answers[cached]}; under no_open ${answers[cached-no_open]}), another client was answered within" \
+	"a second, and the daemon stopped on SIGTERM"
 echo "hostile cases: $cases passed"
