@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fuse_lowlevel.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
@@ -15,6 +16,15 @@ struct sv_inode_table {
 	GHashTable *by_dev_ino;		/* sv_inode * -> itself */
 	/* Inodes whose (st_dev, st_ino) a newer name took over; alive until forgotten. */
 	GHashTable *superseded;
+	/*
+	 * Node id -> inode, every inode but the root.  A lock of its own, as
+	 * every request looks its inode up here.
+	 */
+	GRWLock ids_lock;
+	GHashTable *by_id;
+	uint64_t next_id;		/* under lock */
+	/* What sv_inode_table_find() gives for an id it does not hold. */
+	struct sv_inode unknown;
 	struct sv_inode root;
 	/* Least recently used cached directory fd at lru_tail. */
 	struct sv_inode *lru_head, *lru_tail;
@@ -58,6 +68,11 @@ struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds)
 	g_mutex_init(&table->lock);
 	table->by_dev_ino = g_hash_table_new(dev_ino_hash, dev_ino_equal);
 	table->superseded = g_hash_table_new(NULL, NULL);
+	g_rw_lock_init(&table->ids_lock);
+	table->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+	table->next_id = FUSE_ROOT_ID + 1;
+	table->unknown.fd = -1;
+	table->root.id = FUSE_ROOT_ID;
 	table->max_dir_fds = max_dir_fds;
 	fill_from_stat(&table->root, &st);
 	/* The root is never forgotten and its fd never evicted. */
@@ -96,6 +111,8 @@ void sv_inode_table_free(struct sv_inode_table *table)
 		return;
 	free_all(table, table->by_dev_ino);
 	free_all(table, table->superseded);
+	g_hash_table_destroy(table->by_id);
+	g_rw_lock_clear(&table->ids_lock);
 	g_mutex_clear(&table->lock);
 	g_free(table);
 }
@@ -103,6 +120,18 @@ void sv_inode_table_free(struct sv_inode_table *table)
 struct sv_inode *sv_inode_table_root(struct sv_inode_table *table)
 {
 	return &table->root;
+}
+
+struct sv_inode *sv_inode_table_find(struct sv_inode_table *table, uint64_t id)
+{
+	struct sv_inode *inode;
+
+	if (id == FUSE_ROOT_ID)
+		return &table->root;
+	g_rw_lock_reader_lock(&table->ids_lock);
+	inode = g_hash_table_lookup(table->by_id, &id);
+	g_rw_lock_reader_unlock(&table->ids_lock);
+	return inode ? inode : &table->unknown;
 }
 
 struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
@@ -134,6 +163,10 @@ struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
 		inode->parent = parent;
 		parent->refs++;
 		g_hash_table_add(table->by_dev_ino, inode);
+		inode->id = table->next_id++;
+		g_rw_lock_writer_lock(&table->ids_lock);
+		g_hash_table_insert(table->by_id, &inode->id, inode);
+		g_rw_lock_writer_unlock(&table->ids_lock);
 	}
 	inode->refs++;
 	g_mutex_unlock(&table->lock);
@@ -200,6 +233,9 @@ static void unref_locked(struct sv_inode_table *table, struct sv_inode *inode,
 		/* Not by key if superseded: the key is the newer inode's too. */
 		if (!g_hash_table_remove(table->superseded, inode))
 			g_hash_table_remove(table->by_dev_ino, inode);
+		g_rw_lock_writer_lock(&table->ids_lock);
+		g_hash_table_remove(table->by_id, &inode->id);
+		g_rw_lock_writer_unlock(&table->ids_lock);
 		if (inode->fd >= 0)
 			drop_cached_fd(table, inode);
 		free_inode(inode);
@@ -211,6 +247,8 @@ static void unref_locked(struct sv_inode_table *table, struct sv_inode *inode,
 void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,
 			   uint64_t nlookup)
 {
+	if (inode == &table->unknown)
+		return;
 	g_mutex_lock(&table->lock);
 	unref_locked(table, inode, nlookup);
 	g_mutex_unlock(&table->lock);
@@ -337,6 +375,8 @@ static int get_fd(struct sv_inode_table *table, struct sv_inode *inode)
 
 int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 {
+	if (dir == &table->unknown)
+		return -ESTALE;
 	if (!S_ISDIR(dir->mode))
 		return -ENOTDIR;
 	return get_fd(table, dir);
@@ -344,6 +384,8 @@ int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 
 int sv_inode_get_readfd(struct sv_inode_table *table, struct sv_inode *file)
 {
+	if (file == &table->unknown)
+		return -ESTALE;
 	if (!S_ISREG(file->mode))
 		return S_ISDIR(file->mode) ? -EISDIR : -EINVAL;
 	return get_fd(table, file);

@@ -8,6 +8,10 @@
  * and is reached as (parent directory fd, name) with *at() calls that never
  * follow symlinks, so the view cannot leave SOURCE and a store of millions
  * of files needs no more fds than the cache allows.
+ *
+ * The kernel knows an inode by its id, a number from a counter, never
+ * reused and telling nothing of the daemon's memory: file handles
+ * (name_to_handle_at(2)) show it to any local user.
  */
 #ifndef STOREVIEW_INODES_H
 #define STOREVIEW_INODES_H
@@ -34,6 +38,7 @@
  *   (the kernel's 0).
  */
 struct sv_inode {
+	uint64_t id;			/* the kernel's node id; FUSE_ROOT_ID for the root */
 	dev_t dev;
 	ino_t ino;
 	/* Real type, permissions and ownership, for permission checks. */
@@ -79,6 +84,13 @@ struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds)
 void sv_inode_table_free(struct sv_inode_table *table);
 
 struct sv_inode *sv_inode_table_root(struct sv_inode_table *table);
+
+/*
+ * The inode the kernel knows as id.  An id the table does not hold (the
+ * kernel never sends one) gives an inode of id 0, which every access to
+ * SOURCE refuses with -ESTALE and forgetting ignores.
+ */
+struct sv_inode *sv_inode_table_find(struct sv_inode_table *table, uint64_t id);
 
 /*
  * Finds the inode for st found as name in parent, or adds it, and counts

@@ -34,16 +34,12 @@ struct sv_fs *fs_of(fuse_req_t req)
 
 struct sv_inode *inode_of(struct sv_fs *fs, fuse_ino_t ino)
 {
-	if (ino == FUSE_ROOT_ID)
-		return sv_inode_table_root(fs->inodes);
-	return (struct sv_inode *)(uintptr_t)ino;
+	return sv_inode_table_find(fs->inodes, ino);
 }
 
 fuse_ino_t ino_of(struct sv_fs *fs, struct sv_inode *inode)
 {
-	if (inode == sv_inode_table_root(fs->inodes))
-		return FUSE_ROOT_ID;
-	return (fuse_ino_t)(uintptr_t)inode;
+	return inode->id;
 }
 
 bool caller_may(fuse_req_t req, struct sv_inode *inode, int want)
@@ -487,8 +483,11 @@ static void sv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *inode = inode_of(fs, ino);
 
-	/* Under no_open the kernel sends none; never close its 0 if it did. */
-	if (!fs->opts->no_open) {
+	/*
+	 * Under no_open the kernel sends none; never close its 0 if it did,
+	 * nor a handle that came with an id the table does not hold (id 0).
+	 */
+	if (!fs->opts->no_open && inode->id) {
 		if (S_ISREG(inode->mode))
 			sv_open_files_release(fs->open_files, inode);
 		else

@@ -33,6 +33,9 @@
  *                             keeps it open until stdin ends, then lists it
  *                             and reads F in it: "list n=N" or "list err E",
  *                             then "F ok read=N" or "F err E"
+ *   svprobe node-id F...      per path on a FUSE mount, the node id its file
+ *                             handle (name_to_handle_at) carries: "F id=N"
+ *                             or "F err E"
  *   svprobe handles SECONDS REF VIEW [REF VIEW]...
  *                             opens every VIEW file, says "opened N" and waits
  *                             for stdin to end, then for each of fstat, lseek
@@ -56,6 +59,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +503,32 @@ static int rmchain(const char *dir)
 	}
 	close(fd);
 	return 0;
+}
+
+/* A FUSE file handle is the node id, high word first, then a generation. */
+static int node_ids(int n, char **paths)
+{
+	int failed = 0;
+
+	for (int i = 0; i < n; i++) {
+		union {
+			struct file_handle fh;
+			char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+		} h = { .fh.handle_bytes = MAX_HANDLE_SZ };
+		uint32_t words[2];
+		int mount_id;
+
+		if (name_to_handle_at(AT_FDCWD, paths[i], &h.fh, &mount_id, 0) < 0 ||
+		    h.fh.handle_bytes < sizeof(words)) {
+			printf("%s err %s\n", paths[i], errno_name(errno));
+			failed = 1;
+			continue;
+		}
+		memcpy(words, h.fh.f_handle, sizeof(words));
+		printf("%s id=%llu\n", paths[i],
+		       (unsigned long long)words[0] << 32 | (unsigned long long)words[1]);
+	}
+	return failed;
 }
 
 static int hold_dir(const char *dir, long levels, const char *name)
@@ -975,7 +1005,7 @@ static int soak(const char *role, const char *src, const char *view, int seconds
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|handles|soak ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|node-id|handles|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -1007,6 +1037,8 @@ int main(int argc, char **argv)
 		return rmchain(argv[2]);
 	else if (strcmp(argv[1], "hold-dir") == 0 && argc == 5)
 		return hold_dir(argv[2], atol(argv[3]), argv[4]);
+	else if (strcmp(argv[1], "node-id") == 0)
+		return node_ids(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "handles") == 0 && argc >= 5 && argc % 2 == 1)
 		return handles(atoi(argv[2]), argc - 3, argv + 3);
 	else if (strcmp(argv[1], "soak") == 0 && argc == 7)

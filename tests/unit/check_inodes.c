@@ -211,6 +211,55 @@ START_TEST(symlink_to_directory_is_not_followed)
 }
 END_TEST
 
+/* Node ids count up from the root's, and a forgotten one is never given again. */
+START_TEST(ids_are_counted_never_reused)
+{
+	g_autofree char *a = g_build_filename(tmp, "a", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+
+	ck_assert_uint_eq(root->id, 1);
+	ck_assert_ptr_eq(sv_inode_table_find(table, 1), root);
+	ck_assert(g_file_set_contents(a, "x", 1, NULL));
+	struct sv_inode *first = lookup(root, "a");
+	uint64_t id = first->id;
+
+	ck_assert_uint_eq(id, 2);
+	ck_assert_ptr_eq(sv_inode_table_find(table, id), first);
+	sv_inode_table_forget(table, first, 1);
+	struct sv_inode *again = lookup(root, "a");
+
+	ck_assert_uint_eq(again->id, 3);
+	ck_assert_uint_eq(sv_inode_table_find(table, id)->id, 0);
+	ck_assert_ptr_eq(sv_inode_table_find(table, 3), again);
+	sv_inode_table_forget(table, again, 1);
+}
+END_TEST
+
+/* An id the table never gave, or gave and forgot, reaches nothing. */
+START_TEST(unknown_id_is_refused)
+{
+	g_autofree char *d = g_build_filename(tmp, "d", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	unsigned int n, fds;
+
+	ck_assert_int_eq(mkdir(d, 0755), 0);
+	struct sv_inode *dir = lookup(root, "d");
+	uint64_t ids[] = { 0, dir->id + 1, (uint64_t)(uintptr_t)dir, UINT64_MAX };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(ids); i++) {
+		struct sv_inode *unknown = sv_inode_table_find(table, ids[i]);
+
+		ck_assert_uint_eq(unknown->id, 0);
+		ck_assert_int_eq(sv_inode_get_dirfd(table, unknown), -ESTALE);
+		ck_assert_int_eq(sv_inode_get_readfd(table, unknown), -ESTALE);
+		sv_inode_table_forget(table, unknown, 1);
+	}
+	counts(&n, &fds);
+	ck_assert_uint_eq(n, 2);
+	sv_inode_table_forget(table, dir, 1);
+}
+END_TEST
+
 Suite *inodes_suite(void)
 {
 	Suite *s = suite_create("inodes");
@@ -224,6 +273,8 @@ Suite *inodes_suite(void)
 	tcase_add_test(tc, dir_fd_cache_is_bounded);
 	tcase_add_test(tc, renamed_directory_is_stale);
 	tcase_add_test(tc, symlink_to_directory_is_not_followed);
+	tcase_add_test(tc, ids_are_counted_never_reused);
+	tcase_add_test(tc, unknown_id_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
