@@ -27,12 +27,14 @@
  *
  * - On the inode, what belongs to the entry, whichever open file uses it.
  *   dev and ino are fixed at creation; parent, name, refs, the fd cache
- *   and the LRU links are guarded by the table's lock; the open files'
- *   shared fd and backing file by the lock of open_files.c;
- *   data_read_ahead and listing_end are atomics.
+ *   and the LRU links are guarded by the table's lock; data_read_ahead
+ *   and listing_end are atomics.
+ * - With the file of SOURCE, in open_files.c, what its open files share
+ *   under any of its names (hard links are an inode each here): the fd
+ *   they read and the backing file they are read by.
  * - On an open file, its handle fi->fh, which is only ever an fd of the
- *   daemon's, the one the open file reads: for a regular file the inode's
- *   open_fd, which all its open files share (see open_files.h); for an
+ *   daemon's, the one the open file reads: for a regular file the fd that
+ *   all open files of that file of SOURCE share (see open_files.h); for an
  *   entry shown as a file (virtfs_xattrs) a memfd of its own, closed at
  *   release.  Under no_open the kernel opens alone and fi->fh is unused
  *   (the kernel's 0).
@@ -60,14 +62,6 @@ struct sv_inode {
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
 	unsigned int fd_users;
-	/*
-	 * While open_files (open files of this regular file) is above 0: the
-	 * fd of it they share, and the backing file they are read by if
-	 * backing_id is above 0 (passthrough).
-	 */
-	int open_fd;
-	unsigned int open_files;
-	int backing_id;
 	/*
 	 * For a directory below the top level, which never changes: the offset
 	 * the kernel asks at once it has every entry, or 0 until known.  Read

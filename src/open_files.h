@@ -1,11 +1,14 @@
 /*
- * The open files of regular files.  All open files of an inode share one
- * fd of its file in SOURCE, which the inode keeps while any of them is
- * open: each open file's handle (fi->fh) is that fd.  So the daemon can
- * answer for an open file, its attributes included, once its name is gone
- * from SOURCE; and the first open decides for all whether they are read
- * by passthrough, as the kernel wants (one backing file per inode, and
- * no open read otherwise while it is in use).
+ * The open files of regular files.  All open files of one file of SOURCE,
+ * (st_dev, st_ino), share one fd of it while any of them is open, under
+ * whichever of its names they were opened (the hard links that nix-store
+ * --optimise makes across store paths are an inode each in the view): each
+ * open file's handle (fi->fh) is that fd.  So the daemon can answer for an
+ * open file, its attributes included, once its name is gone from SOURCE;
+ * the first open decides for all whether they are read by passthrough, as
+ * the kernel wants (one backing file per inode, and no open read otherwise
+ * while it is in use); and the names of a hard-linked file share one
+ * backing file, whose pages are SOURCE's, one copy.
  */
 #ifndef STOREVIEW_OPEN_FILES_H
 #define STOREVIEW_OPEN_FILES_H
@@ -35,6 +38,9 @@ int sv_open_files_add(struct sv_open_files *of, struct sv_inode *inode, int fd,
 
 /* One open file of inode was released; the last closes the shared fd. */
 void sv_open_files_release(struct sv_open_files *of, struct sv_inode *inode);
+
+/* Whether the open files of inode are read by passthrough. */
+bool sv_open_files_by_passthrough(struct sv_open_files *of, const struct sv_inode *inode);
 
 /*
  * The real lstat of inode through the fd its open files share: 0, or

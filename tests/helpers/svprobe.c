@@ -44,6 +44,9 @@
  *                             open file with the same on REF, a regular file:
  *                             one line per file, "VIEW ok" or VIEW and each
  *                             difference
+ *   svprobe read-cached F...  per file: reads it whole, then asks its open
+ *                             file's pages in the page cache (cachestat(2)):
+ *                             "F pages=N of=M", M its size in pages, or "F err E"
  *   svprobe soak ROLE SOURCE VIEW SECONDS SEED
  *                             for SECONDS, compares VIEW against SOURCE at
  *                             random: ROLE read (bytes, then drops the view's
@@ -68,6 +71,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
@@ -286,6 +290,49 @@ static int noatime_open(int argc, char **argv)
 		}
 		g_autofree char *sum = sha256_fd(fd);
 		printf("%s ok %s\n", p, sum);
+		close(fd);
+	}
+	return 0;
+}
+
+/* cachestat(2), Linux 6.5; Debian 12's headers predate it. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct probe_cachestat_range {
+	uint64_t off, len;
+};
+struct probe_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+/*
+ * Asked on the open file that read: a view's file is its own inode in the
+ * kernel, whose pages are the view's copy (none if read by passthrough).
+ */
+static int read_cached(int argc, char **argv)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; i < argc; i++) {
+		g_autofree char *p = printable(argv[i]);
+		struct probe_cachestat_range whole = { 0, 0 };
+		struct probe_cachestat cs;
+		int fd = open_noatime(argv[i], O_RDONLY);
+		struct stat st;
+
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			printf("%s err %s\n", p, errno_name(errno));
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		g_free(sha256_fd(fd));
+		if (syscall(__NR_cachestat, fd, &whole, &cs, 0) < 0)
+			printf("%s err %s\n", p, errno_name(errno));
+		else
+			printf("%s pages=%llu of=%lld\n", p, (unsigned long long)cs.nr_cache,
+			       (long long)((st.st_size + page - 1) / page));
 		close(fd);
 	}
 	return 0;
@@ -1005,7 +1052,7 @@ static int soak(const char *role, const char *src, const char *view, int seconds
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|node-id|handles|soak ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|node-id|handles|read-cached|soak ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -1041,6 +1088,8 @@ int main(int argc, char **argv)
 		return node_ids(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "handles") == 0 && argc >= 5 && argc % 2 == 1)
 		return handles(atoi(argv[2]), argc - 3, argv + 3);
+	else if (strcmp(argv[1], "read-cached") == 0)
+		return read_cached(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
 		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
 	else {

@@ -1,9 +1,11 @@
 #!/bin/bash
-# Passthrough (passthrough.c): files over 1 MiB are read by the kernel
-# straight from SOURCE's file, with no READ request and no fd of the daemon
-# per open file; all open files of one file share its backing file, and
-# smaller files still come through the daemon.  -o no_passthrough turns it
-# off; files the kernel refuses to back are read through the daemon.
+# Passthrough (passthrough.c, open_files.c): files over 1 MiB are read by
+# the kernel straight from SOURCE's file, with no READ request, no fd of
+# the daemon per open file and no copy of its pages in the view; all open
+# files of one file share its backing file, under all its names (hard
+# links across store paths); smaller files still come through the daemon.
+# -o no_passthrough turns it off (the view then keeps a copy); files the
+# kernel refuses to back are read through the daemon.
 . "$(dirname "$0")/../lib.sh"
 sv_require_fuse
 sv_tmpdir
@@ -12,6 +14,14 @@ src=$SV_TMP/store mnt=$SV_TMP/view
 sv_make_store "$src"
 big=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12/lib/big.bin
 small=0c8y7w4ihxq4i2r1n5bjbyq0m1gz0kxa-hello-2.12/share/doc/README
+# 12 more names of big.bin in another store path, as nix-store --optimise
+# links identical files.
+other=3x4d0kd7n0h3wjvh1g43r6w9z9nls0vz-lib-1.0/lib
+linked=()
+for i in $(seq 1 12); do
+	ln "$src/$big" "$src/$other/big-linked-$i.bin"
+	linked+=("$other/big-linked-$i.bin")
+done
 "$PROBE" times "$src" >"$SV_TMP/times.before"
 want=$(cd "$src" && "$PROBE" noatime-open "$big")
 mkdir "$mnt"
@@ -47,7 +57,36 @@ fi
 s=$(stats)
 { [ "$(field passthrough "$s")" = 3 ] && [ "$(field reads "$s")" -ge 1 ]; } ||
 	sv_fail "a 7-byte file: expected a read through the daemon, no passthrough: $s"
-sv_pass "4 MiB file read 3 times with O_NOATIME by passthrough (no READ); a small file through the daemon"
+# The view's own file holds no page (cachestat of the reader's open file);
+# SOURCE's holds them, one copy.
+cached=$(cd "$mnt" && as_nobody "$PROBE" read-cached "$big")
+[ "$cached" = "$big pages=0 of=1024" ] || sv_fail "the view's page cache of a file read by passthrough: $cached"
+cached=$(cd "$src" && "$PROBE" read-cached "$big")
+[ "$cached" = "$big pages=1024 of=1024" ] || sv_fail "SOURCE's page cache of it: $cached"
+sv_pass "4 MiB file read 3 times with O_NOATIME by passthrough (no READ), no page of it in the view's cache; a small file through the daemon"
+
+# 1b. The 13 names of one file, in two store paths: each read through the
+#     view with no page of its own, and held open at once, 4 open files a
+#     name, on one backing file (one fd of the daemon's, not 13).
+cached=$(cd "$mnt" && as_nobody "$PROBE" read-cached "$big" "${linked[@]}" | sed 's/^[^ ]* //' | sort -u)
+[ "$cached" = "pages=0 of=1024" ] || sv_fail "the names of a hard-linked file through the view: $cached"
+fds_before=$(find "/proc/$SV_DAEMON/fd" -mindepth 1 | wc -l)
+mkfifo "$SV_TMP/links.in"
+names=()
+for n in "$big" "${linked[@]}"; do names+=("$mnt/$n" "$mnt/$n" "$mnt/$n" "$mnt/$n"); done
+as_nobody "$PROBE" hold "${names[@]}" <"$SV_TMP/links.in" >"$SV_TMP/links.out" &
+hold_pid=$!
+SV_PIDS+=("$hold_pid")
+exec {links_w}>"$SV_TMP/links.in"
+sv_wait_for "$SV_TMP/links.out" 10
+fds_held=$(find "/proc/$SV_DAEMON/fd" -mindepth 1 | wc -l)
+exec {links_w}>&-
+sv_wait_exit "$hold_pid" 60
+[ "$(head -1 "$SV_TMP/links.out")" = "opened 52 failed 0" ] ||
+	sv_fail "52 open files of 13 names of one file: $(cat "$SV_TMP/links.out")"
+[ $((fds_held - fds_before)) -lt 8 ] ||
+	sv_fail "13 names of one file held open: the daemon's fds went from $fds_before to $fds_held (one backing file expected)"
+sv_pass "a file under 13 names in 2 store paths: no page in the view; 52 open files on one backing file (fds $fds_before -> $fds_held)"
 
 # 2. Open files of one file share its backing file: 4 readers at once, each
 #    holding 4 open files of it (one mapped), closing and reopening half.
@@ -92,7 +131,12 @@ got=$(cd "$mnt" && as_nobody "$PROBE" noatime-open "$big")
 s=$(stats)
 { [ "$(field passthrough "$s")" = 0 ] && [ "$(field reads "$s")" -ge 1 ]; } ||
 	sv_fail "no_passthrough: expected reads through the daemon only: $s"
-sv_pass "no_passthrough: $big read through the daemon ($(field reads "$s") reads)"
+cached=$(cd "$mnt" && as_nobody "$PROBE" read-cached "$big" "${linked[0]}")
+[ "$cached" = "$big pages=1024 of=1024
+${linked[0]} pages=1024 of=1024" ] || sv_fail "no_passthrough: the view's own copies: $cached"
+sv_pass "no_passthrough: $big read through the daemon ($(field reads "$s") reads);" \
+	"the view keeps a copy of it under each of two names"
+
 sv_unmount "$mnt"
 
 "$PROBE" times "$src" >"$SV_TMP/times.after"
