@@ -27,8 +27,8 @@
  *
  * - On the inode, what belongs to the entry, whichever open file uses it.
  *   dev and ino are fixed at creation; parent, name, refs, the fd cache
- *   and the LRU links are guarded by the table's lock; data_read_ahead
- *   and listing_end are atomics.
+ *   and the LRU links are guarded by the table's lock; data_read_ahead,
+ *   cold_file_opened and listing_end are atomics.
  * - With the file of SOURCE, in open_files.c, what its open files share
  *   under any of its names (hard links are an inode each here): the fd
  *   they read and the backing file they are read by.
@@ -56,6 +56,11 @@ struct sv_inode {
 	int64_t acl_ctime;
 	/* For a directory: its files' data was sent to be read ahead (atomic). */
 	bool data_read_ahead;
+	/*
+	 * For a directory: a file of it read by passthrough was not all in
+	 * memory when opened (atomic; see read_by_passthrough() in ops.c).
+	 */
+	bool cold_file_opened;
 	struct sv_inode *parent;	/* NULL for the root; holds a reference */
 	char *name;			/* name in parent; NULL for the root */
 	uint64_t refs;			/* kernel lookups plus child inodes */

@@ -289,7 +289,6 @@ static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, target);
 }
 
-
 /*
  * In the mapped-xattr layout a symlink is a regular file holding its target,
  * and a special file an empty one: serve that content from memory, never
@@ -342,6 +341,80 @@ static int open_backing_file(struct sv_fs *fs, struct sv_inode *inode, int flags
 	return fd;
 }
 
+/*
+ * The first file of a directory read from its start (through the daemon,
+ * or by passthrough: see read_by_passthrough()) starts reading data
+ * ahead from there, unless the thread is in that store path already.  It
+ * gets the directory and those above it, up to the store path, open from
+ * here, so that it never has to go up through "..".
+ */
+static void read_ahead_from(struct sv_fs *fs, struct sv_inode *inode)
+{
+	struct sv_inode *dir = inode->parent, *store, *up;
+	GArray *dir_fds;
+
+	if (!dir || __atomic_exchange_n(&dir->data_read_ahead, true, __ATOMIC_RELAXED))
+		return;
+	/* Top-level entries are unrelated store paths. */
+	if (!dir->parent)
+		return;
+	for (store = dir; store->parent->parent; store = store->parent)
+		;
+	if (sv_readahead_in(fs->readahead, store->dev, store->ino))
+		return;
+	dir_fds = g_array_new(FALSE, FALSE, sizeof(int));
+	for (up = dir; dir_fds->len < SV_READAHEAD_MAX_LEVELS; up = up->parent) {
+		int fd = open_dir_fd(fs, up);
+
+		if (fd < 0)
+			break;
+		g_array_append_val(dir_fds, fd);
+		if (up == store)
+			break;
+	}
+	sv_readahead_start(fs->readahead, dir_fds, store->dev, store->ino);
+}
+
+/*
+ * A file read by passthrough shows the daemon no READ, which is what
+ * starts reading data ahead through the daemon (see sv_read()); nor does
+ * its open show that it will be read (open+close, stat).  So the first file
+ * of a directory whose data is not all in memory when opened marks the
+ * directory, and the release of a file of it that was read by then starts
+ * reading ahead from there (read_by_passthrough()).  A file in memory at
+ * its open marks nothing: SOURCE is warm there.
+ */
+static void note_cold_open(struct sv_inode *inode, int fd, off_t size)
+{
+	struct sv_inode *dir = inode->parent;
+	long long cached;
+
+	if (!dir || size == 0 || size > SV_READAHEAD_MAX_FILE_SIZE ||
+	    __atomic_load_n(&dir->data_read_ahead, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&dir->cold_file_opened, __ATOMIC_RELAXED))
+		return;
+	cached = sv_readahead_cached_bytes(fd);
+	if (cached >= 0 && cached < size)
+		__atomic_store_n(&dir->cold_file_opened, true, __ATOMIC_RELAXED);
+}
+
+/*
+ * An open file read by passthrough, fd, is released: what SOURCE holds of
+ * it in memory counts as read through the view (the window moves on), and
+ * if it was read, in a directory marked by note_cold_open(), reading ahead
+ * starts from there.
+ */
+static void read_by_passthrough(struct sv_fs *fs, struct sv_inode *inode, int fd)
+{
+	long long cached = sv_readahead_cached_bytes(fd);
+
+	if (cached <= 0)
+		return;
+	sv_readahead_consumed(fs->readahead, (size_t)cached);
+	if (inode->parent && __atomic_load_n(&inode->parent->cold_file_opened, __ATOMIC_RELAXED))
+		read_ahead_from(fs, inode);
+}
+
 static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sv_fs *fs = fs_of(req);
@@ -392,16 +465,12 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			close(fd);
 		return;
 	}
-	/*
-	 * Large files are read straight from SOURCE.  Small ones still come
-	 * through here: their first READ starts reading ahead the files beside
-	 * them, which passthrough would never show (and cold small-file reads
-	 * measured 0.37x of raw with passthrough for every file, 0.46x so).
-	 */
-	fi->fh = (uint64_t)sv_open_files_add(fs->open_files, inode, fd,
-					     st.st_size > SV_READAHEAD_MAX_FILE_SIZE, &backing_id);
+	/* Every file is read straight from SOURCE where the kernel allows it. */
+	fi->fh = (uint64_t)sv_open_files_add(fs->open_files, inode, fd, true, &backing_id);
 	if (backing_id > 0) {
 		SV_STAT_ADD(fs, passthrough);
+		if (fs->readahead)
+			note_cold_open(inode, (int)fi->fh, st.st_size);
 		ret = sv_passthrough_reply_open(req, fi, backing_id);
 	} else {
 		ret = fuse_reply_open(req, fi);
@@ -409,39 +478,6 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Interrupted: the kernel will send no release. */
 	if (ret == -ENOENT)
 		sv_open_files_release(fs->open_files, inode);
-}
-
-/*
- * The first file of a directory read from its start starts reading data
- * ahead from there, unless the thread is in that store path already.  It
- * gets the directory and those above it, up to the store path, open from
- * here, so that it never has to go up through "..".
- */
-static void read_ahead_from(struct sv_fs *fs, struct sv_inode *inode)
-{
-	struct sv_inode *dir = inode->parent, *store, *up;
-	GArray *dir_fds;
-
-	if (!dir || __atomic_exchange_n(&dir->data_read_ahead, true, __ATOMIC_RELAXED))
-		return;
-	/* Top-level entries are unrelated store paths. */
-	if (!dir->parent)
-		return;
-	for (store = dir; store->parent->parent; store = store->parent)
-		;
-	if (sv_readahead_in(fs->readahead, store->dev, store->ino))
-		return;
-	dir_fds = g_array_new(FALSE, FALSE, sizeof(int));
-	for (up = dir; dir_fds->len < SV_READAHEAD_MAX_LEVELS; up = up->parent) {
-		int fd = open_dir_fd(fs, up);
-
-		if (fd < 0)
-			break;
-		g_array_append_val(dir_fds, fd);
-		if (up == store)
-			break;
-	}
-	sv_readahead_start(fs->readahead, dir_fds, store->dev, store->ino);
 }
 
 static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -488,6 +524,9 @@ static void sv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * nor a handle that came with an id the table does not hold (id 0).
 	 */
 	if (!fs->opts->no_open && inode->id) {
+		if (S_ISREG(inode->mode) && fs->readahead &&
+		    sv_open_files_by_passthrough(fs->open_files, inode))
+			read_by_passthrough(fs, inode, (int)fi->fh);
 		if (S_ISREG(inode->mode))
 			sv_open_files_release(fs->open_files, inode);
 		else
@@ -512,7 +551,6 @@ static void sv_statfs(fuse_req_t req, fuse_ino_t ino)
 	else
 		fuse_reply_statfs(req, &sv);
 }
-
 
 
 const struct fuse_lowlevel_ops sv_ops = {

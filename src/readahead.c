@@ -102,8 +102,7 @@ static int open_quietly(int dir_fd, const char *name, int flags)
 	return fd;
 }
 
-/* Bytes of the file in the page cache; -1 where the kernel cannot tell. */
-static long long cached_bytes(int fd)
+long long sv_readahead_cached_bytes(int fd)
 {
 	struct cachestat_range whole = { 0, 0 };
 	struct cachestat cs;
@@ -123,7 +122,7 @@ static bool in_memory(struct sv_readahead *ra, int fd, off_t size)
 
 	if (ra->no_cachestat)
 		return false;
-	cached = cached_bytes(fd);
+	cached = sv_readahead_cached_bytes(fd);
 	if (cached < 0) {
 		ra->no_cachestat = errno == ENOSYS;
 		return false;

@@ -2,7 +2,9 @@
  * Reads small files' data ahead of a reader.  A reader going through a
  * store path's files (cp -r, tar, a guest booting over 9p) waits for
  * SOURCE's disk once per file, each wait behind the view's round trips.
- * Once a file is read from its start through the view, a thread goes on
+ * Once a file is read from its start through the view (for a file read by
+ * passthrough, which the daemon never sees read: once it is released with
+ * its data in memory, having been opened without), a thread goes on
  * from its directory as a depth-first reader would (the directory's
  * entries and subdirectories in listing order, then what follows it in
  * each directory above, up to the store path) and asks SOURCE for the
@@ -62,6 +64,12 @@ void sv_readahead_consumed(struct sv_readahead *ra, size_t bytes);
 
 /* A reader opened a regular file through the view: it moves on. */
 void sv_readahead_opened(struct sv_readahead *ra);
+
+/*
+ * Bytes of the file open as fd that are in the page cache, asked without
+ * reading; -1 where the kernel cannot tell (before Linux 6.5).
+ */
+long long sv_readahead_cached_bytes(int fd);
 
 /* Files read ahead so far. */
 unsigned long sv_readahead_count(struct sv_readahead *ra);
