@@ -264,7 +264,7 @@ static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
 	char target[PATH_MAX + 1];
 	const char *name;
 	ssize_t len;
-	int dirfd;
+	int dirfd, err;
 
 	if (!S_ISLNK(inode->mode)) {
 		fuse_reply_err(req, EINVAL);
@@ -276,9 +276,11 @@ static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	len = readlinkat(dirfd, name, target, sizeof(target));
+	/* Before put_parent_fd(), whose contended lock may set errno. */
+	err = len < 0 ? errno : 0;
 	put_parent_fd(fs, inode);
-	if (len < 0) {
-		fuse_reply_err(req, errno);
+	if (err) {
+		fuse_reply_err(req, err);
 		return;
 	}
 	if ((size_t)len >= sizeof(target)) {
@@ -297,8 +299,8 @@ static void sv_readlink(fuse_req_t req, fuse_ino_t ino)
 static int open_shown_as_file(struct sv_fs *fs, struct sv_inode *inode)
 {
 	char target[PATH_MAX + 1];
-	ssize_t len = 0;
-	int fd;
+	ssize_t len = 0, written;
+	int fd, err;
 
 	if (S_ISLNK(inode->mode)) {
 		const char *name;
@@ -307,16 +309,16 @@ static int open_shown_as_file(struct sv_fs *fs, struct sv_inode *inode)
 		if (dirfd < 0)
 			return dirfd;
 		len = readlinkat(dirfd, name, target, sizeof(target));
+		err = len < 0 ? -errno : 0;
 		put_parent_fd(fs, inode);
-		if (len < 0)
-			return -errno;
+		if (err < 0)
+			return err;
 	}
 	fd = memfd_create("storeview-entry", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (len > 0 && pwrite(fd, target, (size_t)len, 0) != len) {
-		int err = errno ? -errno : -EIO;
-
+	if (len > 0 && (written = pwrite(fd, target, (size_t)len, 0)) != len) {
+		err = written < 0 ? -errno : -EIO;
 		close(fd);
 		return err;
 	}

@@ -101,9 +101,11 @@ void sv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *xname, size_t size)
 		len = lgetxattr(path, xname, value, size);
 	else
 		len = getxattr(path, xname, value, size);
+	/* Before put_parent_fd(), whose contended lock may set errno. */
+	ret = len < 0 ? -errno : 0;
 	put_parent_fd(fs, inode);
-	if (len < 0)
-		fuse_reply_err(req, errno);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)len);
 	else
@@ -146,9 +148,10 @@ void sv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		len = llistxattr(path, list, XATTR_LIST_MAX);
 	else
 		len = listxattr(path, list, XATTR_LIST_MAX);
+	ret = len < 0 ? -errno : 0;
 	put_parent_fd(fs, inode);
-	if (len < 0) {
-		fuse_reply_err(req, errno);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
 		return;
 	}
 	if (fs->opts->virtfs_xattrs) {

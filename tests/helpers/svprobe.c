@@ -53,6 +53,11 @@
  *                             cached pages), direct (bytes, O_DIRECT), stat
  *                             (lstat) or list (readdir); prints one line of
  *                             counts, and each mismatch or error on stderr
+ *   svprobe getxattr-storm THREADS CALLS NAME PATH...
+ *                             THREADS threads each ask CALLS lgetxattr() of NAME
+ *                             from the PATHs in turn (half with a buffer, half
+ *                             for the size): "calls=N" and, for each answer,
+ *                             "ok=N" or "ERRNO-NAME=N", in errno order
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -91,6 +96,7 @@ static const char *errno_name(int err)
 		{ ENAMETOOLONG, "ENAMETOOLONG" }, { EXDEV, "EXDEV" }, { EBADF, "EBADF" },
 		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ENODATA, "ENODATA" }, { ETXTBSY, "ETXTBSY" },
 		{ EUCLEAN, "EUCLEAN" }, { ECONNABORTED, "ECONNABORTED" }, { ENOSPC, "ENOSPC" },
+		{ EAGAIN, "EAGAIN" }, { EINTR, "EINTR" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
 		if (names[i].err == err)
@@ -1049,10 +1055,56 @@ static int soak(const char *role, const char *src, const char *view, int seconds
 	return 0;
 }
 
+#define STORM_ERRNOS 256
+
+struct storm {
+	long calls;
+	const char *name;
+	char **paths;
+	int npaths;
+	/* Answers by errno, 0 for a value; updated with atomic adds. */
+	long answers[STORM_ERRNOS];
+};
+
+static gpointer storm_thread(gpointer data)
+{
+	struct storm *s = data;
+	char value[256];
+
+	for (long i = 0; i < s->calls; i++) {
+		const char *path = s->paths[i % s->npaths];
+		ssize_t len = i % 2 ? lgetxattr(path, s->name, value, sizeof(value)) :
+				      lgetxattr(path, s->name, NULL, 0);
+		int err = len < 0 ? errno : 0;
+
+		__atomic_add_fetch(&s->answers[err < STORM_ERRNOS ? err : STORM_ERRNOS - 1], 1,
+				   __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Many getxattr calls at once, for answers that must not depend on contention. */
+static int getxattr_storm(int threads, long calls, const char *name, int npaths, char **paths)
+{
+	struct storm s = { .calls = calls, .name = name, .paths = paths, .npaths = npaths };
+	g_autofree GThread **t = g_new(GThread *, threads);
+
+	for (int i = 0; i < threads; i++)
+		t[i] = g_thread_new("storm", storm_thread, &s);
+	for (int i = 0; i < threads; i++)
+		g_thread_join(t[i]);
+	printf("calls=%ld", (long)threads * calls);
+	for (int err = 0; err < STORM_ERRNOS; err++)
+		if (s.answers[err])
+			printf(" %s=%ld", err ? errno_name(err) : "ok", s.answers[err]);
+	printf("\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|node-id|handles|read-cached|soak ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|node-id|handles|read-cached|soak|getxattr-storm ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -1092,6 +1144,8 @@ int main(int argc, char **argv)
 		return read_cached(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "soak") == 0 && argc == 7)
 		return soak(argv[2], argv[3], argv[4], atoi(argv[5]), (guint32)atoi(argv[6]));
+	else if (strcmp(argv[1], "getxattr-storm") == 0 && argc >= 6 && atoi(argv[2]) > 0)
+		return getxattr_storm(atoi(argv[2]), atol(argv[3]), argv[4], argc - 5, argv + 5);
 	else {
 		fprintf(stderr, "svprobe: unknown command '%s'\n", argv[1]);
 		return 2;
