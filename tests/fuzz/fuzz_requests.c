@@ -12,7 +12,9 @@
  * callers) comes from the input as it could from a client.  It checks what
  * the kernel relies on: one reply per request (none for FORGET), no reply
  * larger than asked, listings of valid names, attributes and data that
- * match the fixture, and that the end leaves no inode and no fd behind.
+ * match the fixture, access granted and refused as SOURCE would (by the
+ * daemon, and by the kernel from the modes shown), and that the end leaves
+ * no inode and no fd behind.
  */
 #include "config.h"
 
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -529,6 +532,70 @@ static mode_t shown_type(const struct harness *h, mode_t real)
 	return real & S_IFMT;
 }
 
+/*
+ * The kernel's own answer for SOURCE's entry at path: whether the caller
+ * (with this process's supplementary groups, which the daemon reads for
+ * it) may access it so, by its mode and ACL alone; -1 if that cannot be
+ * asked (not root, SOURCE changed, or the entry is not of that type).
+ */
+static int source_allows(const struct harness *h, const char *path, mode_t type, int how)
+{
+	g_autofree char *real = at(path);
+	struct stat st;
+	int fd, allowed;
+
+	if (geteuid() != 0 || h->changed)
+		return -1;
+	fd = open(real, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type) {
+		close(fd);
+		return -1;
+	}
+	setfsgid(h->gid);
+	setfsuid(h->uid);
+	allowed = faccessat(fd, "", how, AT_EMPTY_PATH | AT_EACCESS) == 0;
+	setfsuid(0);
+	setfsgid(0);
+	close(fd);
+	return allowed;
+}
+
+/* An answer of 0 or -EACCES must be SOURCE's. */
+static void check_access(const struct harness *h, const char *path, mode_t type, int how,
+			 int error, const char *what)
+{
+	int allowed;
+
+	if (error != 0 && error != -EACCES)
+		return;
+	allowed = source_allows(h, path, type, how);
+	if (allowed >= 0 && allowed != (error == 0))
+		broken("%s '%s' by %u:%u: %s, SOURCE %s", what, path, h->uid, h->gid,
+		       error ? "refused" : "allowed", allowed ? "allows" : "refuses");
+}
+
+/*
+ * The kernel decides from the mode shown, without asking the daemon, what
+ * anyone but the view's owner and group may do (its other bits): that must
+ * be no more than SOURCE lets the caller do.  Not for an entry virtfs shows
+ * as a file: its content is made, not SOURCE's.
+ */
+static void check_shown_mode(const struct harness *h, const char *path, mode_t real,
+			     uint32_t shown, const char *what)
+{
+	if (h->uid == 0 || h->uid == h->opts.uid || h->gid == h->opts.gid ||
+	    (shown & S_IFMT) != (real & S_IFMT))
+		return;
+	if ((shown & S_IROTH) && source_allows(h, path, real & S_IFMT, R_OK) == 0)
+		broken("%s '%s': mode %o lets %u:%u read, SOURCE does not", what, path,
+		       shown & 07777, h->uid, h->gid);
+	if ((shown & S_IXOTH) && source_allows(h, path, real & S_IFMT, X_OK) == 0)
+		broken("%s '%s': mode %o lets %u:%u search or run it, SOURCE does not", what,
+		       path, shown & 07777, h->uid, h->gid);
+}
+
 /* Checks attributes against SOURCE's entry at path (relative to the store). */
 static void check_attr(const struct harness *h, const char *path, const struct fuse_attr *attr,
 		       const char *what)
@@ -552,6 +619,7 @@ static void check_attr(const struct harness *h, const char *path, const struct f
 	if (S_ISREG(st.st_mode) && attr->size != (uint64_t)st.st_size)
 		broken("%s '%s': size %llu, SOURCE's is %lld", what, path,
 		       (unsigned long long)attr->size, (long long)st.st_size);
+	check_shown_mode(h, path, st.st_mode, attr->mode, what);
 }
 
 /*
@@ -723,6 +791,7 @@ static void do_lookup(struct harness *h, struct input *in)
 		return;
 	r = request(h, FUSE_LOOKUP, parent->id, name, strlen(name) + 1, NULL, 0);
 	expect_len(&r, sizeof(struct fuse_entry_out), "lookup");
+	check_access(h, parent->path, S_IFDIR, X_OK, r.error, "lookup in");
 	if (r.error == 0)
 		entered(h, parent->path, name, strlen(name), (const void *)r.data, "lookup");
 }
@@ -773,6 +842,8 @@ static void do_open(struct harness *h, struct input *in)
 		return;
 	r = request(h, FUSE_OPEN, node->id, &arg, sizeof(arg), NULL, 0);
 	expect_len(&r, sizeof(struct fuse_open_out), "open");
+	if (!h->opts.no_open)
+		check_access(h, node->path, S_IFREG, R_OK, r.error, "open");
 	if (r.error == 0) {
 		if (h->opts.no_open)
 			broken("open '%s' answered under no_open", node->path);
