@@ -77,6 +77,7 @@ struct entry_source {
 	unsigned int next;		/* the listing's next entry */
 	int err;			/* why SOURCE's entries ended early */
 	bool full;			/* the reply is: entries are left */
+	GArray *subdirs;		/* SOURCE's subdirectories seen, for the read-ahead */
 };
 
 struct entry {
@@ -185,6 +186,86 @@ static struct sv_listing *listing_read_ahead(struct sv_fs *fs, struct sv_inode *
 }
 
 /*
+ * Opens where the entries after offset come from: a listing read ahead,
+ * else SOURCE's directory sought to offset, whose subdirectories are then
+ * gathered for the read-ahead.  0 or a negative errno.
+ */
+static int open_entries(struct sv_fs *fs, struct sv_inode *dir_inode, off_t offset,
+			struct entry_source *from)
+{
+	int err;
+
+	if (fs->prefetch && dir_inode->parent)
+		from->listing = listing_read_ahead(fs, dir_inode, offset, &from->next);
+	if (from->listing) {
+		SV_STAT_ADD(fs, read_ahead_used);
+		return 0;
+	}
+	err = open_dir_stream(fs, dir_inode, &from->dir);
+	if (err < 0)
+		return err;
+	if (fs->prefetch)
+		from->subdirs = sv_subdirs_new();
+	if (offset != 0)
+		seekdir(from->dir, offset);
+	return 0;
+}
+
+/*
+ * Adds entries to buf until it is full or the source ends.  Returns the
+ * bytes used, and sets *next_offset to the offset after the last entry added.
+ */
+static size_t add_entries(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_inode,
+			  struct entry_source *from, char *buf, size_t size, bool plus,
+			  off_t *next_offset)
+{
+	int fd = from->dir ? dirfd(from->dir) : -1;
+	struct entry entry;
+	size_t used = 0;
+	int err;
+
+	while (next_entry(from, &entry)) {
+		size_t entsize = add_entry(req, fs, dir_inode, fd, &entry, buf + used,
+					   size - used, plus, &err);
+
+		/* Hidden entries, and ones that vanished since readdir, are not listed. */
+		if (err != 0)
+			continue;
+		if (entsize > size - used) {
+			from->full = true;
+			break;
+		}
+		if (from->subdirs && entry.type == DT_DIR && !sv_policy_is_dot_or_dotdot(entry.name))
+			sv_subdirs_add(from->subdirs, entry.name, entry.ino);
+		used += entsize;
+		*next_offset = entry.next_offset;
+	}
+	return used;
+}
+
+/*
+ * Ends the request's use of its source: a listing read ahead counts as used
+ * once read to its end; SOURCE's stream goes to the read-ahead with the
+ * subdirectories seen, or is closed.
+ */
+static void close_entries(struct sv_fs *fs, struct sv_inode *dir_inode,
+			  struct entry_source *from, off_t next_offset)
+{
+	if (from->listing) {
+		if (from->next == from->listing->count && !from->full)
+			sv_prefetch_used(fs->prefetch, from->listing);
+		sv_listing_unref(from->listing);
+	} else if (from->subdirs) {
+		/* The top level changes: no listing of it is kept. */
+		sv_prefetch_missed(fs->prefetch, dir_inode->dev, dir_inode->ino, from->dir,
+				   dir_inode->parent && !source_at_end(from), next_offset,
+				   from->subdirs);
+	} else {
+		closedir(from->dir);
+	}
+}
+
+/*
  * Lists a directory from a listing read ahead (see prefetch.h), or else
  * from a stream opened for this request and sought to where the last one
  * stopped; the walker is then ahead of the read-ahead, which goes on from
@@ -200,10 +281,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	bool below_top_level = dir_inode->parent != NULL;
 	struct entry_source from = { 0 };
 	g_autofree char *buf = NULL;
-	GArray *subdirs = NULL;
 	off_t next_offset = offset;
-	size_t used = 0;
-	struct entry entry;
+	size_t used;
 	int err;
 
 	if (below_top_level && offset != 0 &&
@@ -214,58 +293,22 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	}
 	/* Never NULL, which entries are added at even when none fits (size 0). */
 	buf = g_malloc(MAX(size, 1));
-	if (fs->prefetch && below_top_level)
-		from.listing = listing_read_ahead(fs, dir_inode, offset, &from.next);
-	if (from.listing) {
-		SV_STAT_ADD(fs, read_ahead_used);
-	} else {
-		err = open_dir_stream(fs, dir_inode, &from.dir);
-		if (err < 0) {
-			fuse_reply_err(req, -err);
-			return;
-		}
-		if (fs->prefetch)
-			subdirs = sv_subdirs_new();
-		if (offset != 0)
-			seekdir(from.dir, offset);
+	err = open_entries(fs, dir_inode, offset, &from);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
 	}
 	/* A path collected and made again may come back under the same number. */
 	if (offset == 0 && below_top_level)
 		__atomic_store_n(&dir_inode->listing_end, 0, __ATOMIC_RELAXED);
-	while (next_entry(&from, &entry)) {
-		size_t entsize = add_entry(req, fs, dir_inode, from.dir ? dirfd(from.dir) : -1,
-					   &entry, buf + used, size - used, plus, &err);
-
-		if (err == 0 && entsize > size - used) {
-			from.full = true;
-			break;
-		}
-		/* Hidden entries, and ones that vanished since readdir, are not listed. */
-		if (err == 0 && subdirs && entry.type == DT_DIR &&
-		    !sv_policy_is_dot_or_dotdot(entry.name))
-			sv_subdirs_add(subdirs, entry.name, entry.ino);
-		if (err == 0) {
-			used += entsize;
-			next_offset = entry.next_offset;
-		}
-	}
+	used = add_entries(req, fs, dir_inode, &from, buf, size, plus, &next_offset);
 	if (source_at_end(&from) && below_top_level)
 		__atomic_store_n(&dir_inode->listing_end, next_offset, __ATOMIC_RELAXED);
 	if (from.err > 0 && used == 0)
 		fuse_reply_err(req, from.err);
 	else
 		fuse_reply_buf(req, buf, used);
-	if (from.listing) {
-		if (from.next == from.listing->count && !from.full)
-			sv_prefetch_used(fs->prefetch, from.listing);
-		sv_listing_unref(from.listing);
-	} else if (subdirs) {
-		/* The top level changes: no listing of it is kept. */
-		sv_prefetch_missed(fs->prefetch, dir_inode->dev, dir_inode->ino, from.dir,
-				   below_top_level && !source_at_end(&from), next_offset, subdirs);
-	} else {
-		closedir(from.dir);
-	}
+	close_entries(fs, dir_inode, &from, next_offset);
 }
 
 void sv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
