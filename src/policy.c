@@ -176,3 +176,8 @@ bool sv_policy_name_is_valid(const char *name)
 		return false;
 	return memchr(name, '/', len) == NULL;
 }
+
+bool sv_policy_xattr_visible(const char *name, uid_t caller_uid)
+{
+	return caller_uid == 0 || strncmp(name, "trusted.", strlen("trusted.")) != 0;
+}

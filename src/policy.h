@@ -107,4 +107,11 @@ bool sv_policy_is_dot_or_dotdot(const char *name);
 /* A single path component the view will resolve: no '/', not "." or "..". */
 bool sv_policy_name_is_valid(const char *name);
 
+/*
+ * Whether a caller with uid may list or read the extended attribute name.
+ * trusted.* is for privileged callers only, as ext4 lists it; uid 0 stands
+ * for privileged, a caller's capabilities being unknown to the daemon.
+ */
+bool sv_policy_xattr_visible(const char *name, uid_t caller_uid);
+
 #endif

@@ -1,7 +1,7 @@
 /*
- * Extended attributes: SOURCE's own, read through the entry's parent, and
- * under -o virtfs_xattrs the user.virtfs.* ones of QEMU's mapped-xattr
- * layout, made from the real owner and mode.
+ * Extended attributes: SOURCE's own (trusted.* to root only), read through
+ * the entry's parent, and under -o virtfs_xattrs the user.virtfs.* ones of
+ * QEMU's mapped-xattr layout, made from the real owner and mode.
  */
 #include "config.h"
 
@@ -14,6 +14,7 @@
 
 #include "fs.h"
 #include "ops.h"
+#include "policy.h"
 #include "virtfs.h"
 
 /*
@@ -86,6 +87,10 @@ void sv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *xname, size_t size)
 	ssize_t len;
 	int ret;
 
+	if (!sv_policy_xattr_visible(xname, fuse_req_ctx(req)->uid)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	if (fs->opts->virtfs_xattrs && sv_virtfs_is_synthesized(xname)) {
 		reply_synthesized_xattr(req, fs, inode, xname, size);
 		return;
@@ -112,15 +117,19 @@ void sv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *xname, size_t size)
 		fuse_reply_buf(req, value, (size_t)len);
 }
 
-/* Drops the names the mapped-xattr layout synthesizes from a real list. */
-static size_t drop_synthesized_names(char *list, size_t len)
+/*
+ * Drops from a real list the names the caller may not see, and those the
+ * mapped-xattr layout synthesizes if drop_synthesized.
+ */
+static size_t drop_names(char *list, size_t len, uid_t caller_uid, bool drop_synthesized)
 {
 	size_t out = 0;
 
 	for (size_t i = 0; i < len;) {
 		size_t n = strnlen(list + i, len - i) + 1;
 
-		if (!sv_virtfs_is_synthesized(list + i)) {
+		if (sv_policy_xattr_visible(list + i, caller_uid) &&
+		    !(drop_synthesized && sv_virtfs_is_synthesized(list + i))) {
 			memmove(list + out, list + i, n);
 			out += n;
 		}
@@ -154,8 +163,9 @@ void sv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	len = (ssize_t)drop_names(list, (size_t)len, fuse_req_ctx(req)->uid,
+				  fs->opts->virtfs_xattrs);
 	if (fs->opts->virtfs_xattrs) {
-		len = (ssize_t)drop_synthesized_names(list, (size_t)len);
 		ret = real_stat_for_virtfs(fs, inode, &st);
 		if (ret < 0) {
 			fuse_reply_err(req, -ret);

@@ -16,6 +16,13 @@ mkdir -p "$e" "$mnt"
 # Directories beyond the fd cache's 16, so that the storm also opens and
 # evicts fds: more work under the table's lock, more contention for it.
 for i in $(seq 64); do mkdir "$e/d$i" && echo "$i" >"$e/d$i/file"; done
+# trusted.* names beside a user.* one, on a file and a directory.
+mkdir "$e/trusted-dir" && echo trusted >"$e/trusted-file"
+for f in "$e/trusted-file" "$e/trusted-dir"; do
+	setfattr -n trusted.storeview.secret -v hidden "$f"
+	setfattr -n user.storeview.shown -v shown "$f" 2>/dev/null ||
+		sv_skip "SOURCE's file system ($(stat -f -c %T "$src")) has no user.* xattrs"
+done
 chown -R root:root "$src"
 chmod -R go-w "$src"
 
@@ -53,6 +60,40 @@ calls=$(cat "$SV_TMP"/storm.*.* | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')
 [ "$calls" = "8 calls=40000 ENODATA=40000;" ] || sv_fail "getxattr of a missing attribute answered (count, answers): $calls"
 alive "the getxattr storms"
 case_ok "320000 getxattr calls of a missing attribute by 32 threads at once: every one ENODATA"
+
+# xattr_names PATH [PREFIX...]: the names of PATH's xattrs as the command
+# PREFIX (e.g. as_nobody) lists them, on one line.
+xattr_names() {
+	local path=$1
+	shift
+	"$@" getfattr --absolute-names -m - "$path" 2>&1 | grep -v '^# file' | grep . | sort | paste -sd ' ' -
+}
+
+# 2. trusted.* xattrs: root lists and reads them through the view; nobody
+# neither lists nor reads them, as from SOURCE (the view or mapped-xattr
+# layout alike), and still sees the user.* one.
+mkdir "$SV_TMP/view-virtfs"
+sv_mount "$src" "$SV_TMP/view-virtfs" -o allow_other,uid=0,gid=0,virtfs_xattrs
+for f in trusted-file trusted-dir; do
+	[ "$(xattr_names "$e/$f")" = "trusted.storeview.secret user.storeview.shown" ] ||
+		sv_fail "control: root lists in SOURCE: $(xattr_names "$e/$f")"
+	[ "$(xattr_names "$e/$f" as_nobody)" = "user.storeview.shown" ] ||
+		sv_fail "control: nobody lists in SOURCE: $(xattr_names "$e/$f" as_nobody)"
+	[ "$(xattr_names "$v/$f")" = "trusted.storeview.secret user.storeview.shown" ] ||
+		sv_fail "$f: root lists through the view: $(xattr_names "$v/$f")"
+	[ "$(getfattr --absolute-names --only-values -n trusted.storeview.secret "$v/$f")" = hidden ] ||
+		sv_fail "$f: root cannot read its trusted.* xattr through the view"
+	for view in "$v" "$SV_TMP/view-virtfs/${e##*/}"; do
+		names=$(xattr_names "$view/$f" as_nobody | sed 's/ *user\.virtfs\.[a-z_]*//g')
+		[ "$names" = "user.storeview.shown" ] || sv_fail "$f: nobody lists through $view: $names"
+		out=$(as_nobody getfattr --absolute-names --only-values -n trusted.storeview.secret "$view/$f" 2>&1) &&
+			sv_fail "$f: nobody read a trusted.* xattr through $view: $out"
+		case $out in *"No such attribute"*) ;; *) sv_fail "$f: nobody's getxattr of trusted.*: $out" ;; esac
+	done
+done
+alive "trusted.* xattrs"
+case_ok "trusted.* xattrs of a file and a directory: listed and read by root, neither listed nor read by nobody (also with virtfs_xattrs), as in SOURCE"
+sv_unmount "$SV_TMP/view-virtfs"
 
 kill -0 "$daemon" || sv_fail "the daemon died"
 sv_unmount "$mnt"

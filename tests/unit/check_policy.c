@@ -151,6 +151,18 @@ START_TEST(names)
 }
 END_TEST
 
+START_TEST(trusted_xattrs_only_for_root)
+{
+	ck_assert(sv_policy_xattr_visible("trusted.overlay.opaque", 0));
+	ck_assert(!sv_policy_xattr_visible("trusted.overlay.opaque", 65534));
+	ck_assert(!sv_policy_xattr_visible("trusted.", 1000));
+	ck_assert(sv_policy_xattr_visible("user.trusted.x", 65534));
+	ck_assert(sv_policy_xattr_visible("trusted", 65534));
+	ck_assert(sv_policy_xattr_visible("security.capability", 65534));
+	ck_assert(sv_policy_xattr_visible("system.posix_acl_access", 65534));
+}
+END_TEST
+
 Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -164,6 +176,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, access_follows_real_owner);
 	tcase_add_test(tc, groups_needed_only_when_they_decide);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, trusted_xattrs_only_for_root);
 	suite_add_tcase(s, tc);
 	return s;
 }
