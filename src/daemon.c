@@ -23,8 +23,32 @@
 #include "log.h"
 #include "loop.h"
 #include "mountpoint.h"
+#include "notify.h"
 #include "source.h"
 #include "watch.h"
+
+/* Logs the counters in one line: on SIGUSR1, and when the view stops. */
+static void log_stats(struct sv_fs *fs)
+{
+	unsigned int inodes, dir_fds;
+
+	sv_inode_table_counts(fs->inodes, &inodes, &dir_fds);
+	g_message("stats: lookups=%lu opens=%lu noatime_dropped=%lu reads=%lu denied=%lu "
+		  "hidden=%lu inodes=%u dir_fds=%u prefetched=%lu listing_ends=%lu "
+		  "read_ahead_used=%lu data_read_ahead=%lu passthrough=%lu forgets=%lu",
+		  __atomic_load_n(&fs->stats.lookups, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.opens, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.noatime_dropped, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.reads, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.denied, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.hidden, __ATOMIC_RELAXED),
+		  inodes, dir_fds, sv_prefetch_count(fs->prefetch),
+		  __atomic_load_n(&fs->stats.listing_ends, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.read_ahead_used, __ATOMIC_RELAXED),
+		  sv_readahead_count(fs->readahead),
+		  __atomic_load_n(&fs->stats.passthrough, __ATOMIC_RELAXED),
+		  __atomic_load_n(&fs->stats.forgets, __ATOMIC_RELAXED));
+}
 
 struct signal_thread {
 	pthread_t thread;
@@ -43,7 +67,7 @@ static void *signal_main(void *data)
 		char *error = NULL;
 
 		if (sig == SIGUSR1)
-			sv_fs_log_stats(st->fs);
+			log_stats(st->fs);
 		else if (!st->fs->opts->closure_path)
 			g_message("SIGHUP: no closure to reload");
 		else if (sv_fs_load_closure(st->fs, &error) < 0) {
@@ -221,7 +245,7 @@ static void stop_signal_thread(struct signal_thread *sigs)
 {
 	sigs->quit = true;
 	pthread_kill(sigs->thread, SIGUSR1);
-	sv_fs_join_notifier(sigs->fs, sigs->thread, "the closure reload");
+	sv_notify_join(sigs->fs, sigs->thread, "the closure reload");
 }
 
 static void end_session(struct fuse_session *se, bool mounted)
@@ -242,7 +266,8 @@ static void free_view(struct sv_fs *fs)
 	sv_init_free(fs->init);
 	sv_open_files_free(fs->open_files);
 	sv_passthrough_free(fs->passthrough);
-	sv_fs_clear(fs);
+	sv_inode_table_free(fs->inodes);
+	sv_closure_free(fs->closure);
 	g_rw_lock_clear(&fs->closure_lock);
 }
 
@@ -286,7 +311,7 @@ out:
 	end_session(fs.se, mounted);
 	if (fs.inodes && mounted &&
 	    (caller == SV_DAEMON_STANDALONE || opts->debug || status != SV_EXIT_OK))
-		sv_fs_log_stats(&fs);
+		log_stats(&fs);
 	free_view(&fs);
 	if (error) {
 		g_printerr("storeview: %s\n", error);

@@ -1,14 +1,10 @@
 /*
- * The view's shared state outside the request handlers: the closure filter
- * (looked up by every lookup and listing at the root, swapped whole on
- * SIGHUP) and the counters.
+ * The closure filter of a running view: looked up by every lookup and
+ * listing at the root, swapped whole on SIGHUP.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <time.h>
 
 #include "fs.h"
 
@@ -83,56 +79,4 @@ int sv_fs_load_closure(struct sv_fs *fs, char **error)
 		  fs->opts->closure_path, sv_closure_size(fresh), added->len, removed->len);
 	sv_closure_free(old);
 	return 0;
-}
-
-void sv_fs_clear(struct sv_fs *fs)
-{
-	sv_inode_table_free(fs->inodes);
-	fs->inodes = NULL;
-	sv_closure_free(fs->closure);
-	fs->closure = NULL;
-}
-
-#define NOTIFIER_GRACE_SECONDS 2
-
-void sv_fs_join_notifier(struct sv_fs *fs, pthread_t thread, const char *what)
-{
-	struct timespec deadline;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += NOTIFIER_GRACE_SECONDS;
-	if (pthread_timedjoin_np(thread, NULL, &deadline) == 0)
-		return;
-	g_warning("%s waits on a request that will never be answered; aborting the connection",
-		  what);
-	/*
-	 * Detached too: libfuse leaves a severed connection's mount in place,
-	 * which would then answer ENOTCONN.
-	 */
-	if (umount2(fs->opts->mountpoint, MNT_FORCE | MNT_DETACH) < 0)
-		g_warning("cannot abort the connection on '%s': %s", fs->opts->mountpoint,
-			  g_strerror(errno));
-	pthread_join(thread, NULL);
-}
-
-void sv_fs_log_stats(struct sv_fs *fs)
-{
-	unsigned int inodes, dir_fds;
-
-	sv_inode_table_counts(fs->inodes, &inodes, &dir_fds);
-	g_message("stats: lookups=%lu opens=%lu noatime_dropped=%lu reads=%lu denied=%lu "
-		  "hidden=%lu inodes=%u dir_fds=%u prefetched=%lu listing_ends=%lu "
-		  "read_ahead_used=%lu data_read_ahead=%lu passthrough=%lu forgets=%lu",
-		  __atomic_load_n(&fs->stats.lookups, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.opens, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.noatime_dropped, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.reads, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.denied, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.hidden, __ATOMIC_RELAXED),
-		  inodes, dir_fds, sv_prefetch_count(fs->prefetch),
-		  __atomic_load_n(&fs->stats.listing_ends, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.read_ahead_used, __ATOMIC_RELAXED),
-		  sv_readahead_count(fs->readahead),
-		  __atomic_load_n(&fs->stats.passthrough, __ATOMIC_RELAXED),
-		  __atomic_load_n(&fs->stats.forgets, __ATOMIC_RELAXED));
 }

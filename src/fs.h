@@ -3,7 +3,6 @@
 #define STOREVIEW_FS_H
 
 #include <fuse_lowlevel.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <glib.h>
 
@@ -65,18 +64,5 @@ void sv_fs_forget_top_level(struct sv_fs *fs, GPtrArray *names);
  * the kernel forgets the entries that left it.
  */
 int sv_fs_load_closure(struct sv_fs *fs, char **error);
-
-void sv_fs_clear(struct sv_fs *fs);
-
-/*
- * Joins a thread that sends the kernel invalidation notices, once the loop
- * has stopped.  Such a notice waits for the directory's lock, which a lookup
- * that no thread will answer now may hold: after a grace period the
- * connection is aborted, as by umount -f, which ends that lookup.
- */
-void sv_fs_join_notifier(struct sv_fs *fs, pthread_t thread, const char *what);
-
-/* Logs the counters in one line, e.g. at exit or on SIGUSR1. */
-void sv_fs_log_stats(struct sv_fs *fs);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "notify.h"
 #include "watch.h"
 
 #define WATCHED_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
@@ -139,7 +140,7 @@ void sv_watch_stop(struct sv_watch *watch)
 		return;
 	if (write(watch->stop_fd, &one, sizeof(one)) != sizeof(one))
 		pthread_cancel(watch->thread);
-	sv_fs_join_notifier(watch->fs, watch->thread, "the top-level watch");
+	sv_notify_join(watch->fs, watch->thread, "the top-level watch");
 	close(watch->inotify_fd);
 	close(watch->stop_fd);
 	g_free(watch);

@@ -1318,7 +1318,8 @@ static void stop(struct harness *h)
 	sv_prefetch_free(h->fs.prefetch);
 	sv_readahead_free(h->fs.readahead);
 	sv_open_files_free(h->fs.open_files);
-	sv_fs_clear(&h->fs);
+	sv_inode_table_free(h->fs.inodes);
+	sv_closure_free(h->fs.closure);
 	g_rw_lock_clear(&h->fs.closure_lock);
 	g_byte_array_free(h->replies, TRUE);
 	for (unsigned int i = 0; i < h->nnodes; i++)
