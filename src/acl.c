@@ -222,15 +222,19 @@ bool sv_acl_may_access(struct sv_inode_table *table, struct sv_inode *inode,
 	g_autofree struct sv_acl_entry *acl = NULL;
 	const char *name;
 	int dirfd, n;
+	mode_t mode;
+	uid_t owner;
+	gid_t group;
 
 	dirfd = get_parent(table, inode, &name);
 	if (dirfd < 0)
 		return false;
 	n = sv_acl_read(dirfd, name, inode->dev, inode->ino, &acl);
 	put_parent(table, inode);
+	mode = __atomic_load_n(&inode->mode, __ATOMIC_RELAXED);
+	owner = __atomic_load_n(&inode->uid, __ATOMIC_RELAXED);
+	group = __atomic_load_n(&inode->gid, __ATOMIC_RELAXED);
 	if (n < 0)
-		return caller->uid == 0 && sv_policy_may_access(inode->mode, inode->uid, inode->gid,
-								 caller, want);
-	return sv_policy_acl_may_access(acl, (size_t)n, inode->mode, inode->uid, inode->gid,
-					caller, want);
+		return caller->uid == 0 && sv_policy_may_access(mode, owner, group, caller, want);
+	return sv_policy_acl_may_access(acl, (size_t)n, mode, owner, group, caller, want);
 }

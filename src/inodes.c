@@ -173,6 +173,15 @@ struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
 	return inode;
 }
 
+void sv_inode_refresh(struct sv_inode *inode, const struct stat *st)
+{
+	mode_t mode = (inode->mode & S_IFMT) | (st->st_mode & ~(mode_t)S_IFMT);
+
+	__atomic_store_n(&inode->mode, mode, __ATOMIC_RELAXED);
+	__atomic_store_n(&inode->uid, st->st_uid, __ATOMIC_RELAXED);
+	__atomic_store_n(&inode->gid, st->st_gid, __ATOMIC_RELAXED);
+}
+
 static void lru_unlink(struct sv_inode_table *table, struct sv_inode *inode)
 {
 	if (inode->lru_prev)

@@ -43,7 +43,11 @@ struct sv_inode {
 	uint64_t id;			/* the kernel's node id; FUSE_ROOT_ID for the root */
 	dev_t dev;
 	ino_t ino;
-	/* Real type, permissions and ownership, for permission checks. */
+	/*
+	 * Real type, permissions and ownership, for permission checks.  The
+	 * type never changes; the rest is what the daemon last found in SOURCE
+	 * (sv_inode_refresh()), read and written with __atomic builtins.
+	 */
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
@@ -98,6 +102,12 @@ struct sv_inode *sv_inode_table_find(struct sv_inode_table *table, uint64_t id);
 struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
 				       struct sv_inode *parent, const char *name,
 				       const struct stat *st);
+
+/*
+ * Takes inode's permissions and ownership from st, a fresh stat of it: a
+ * mode tightened in SOURCE holds for the daemon's checks from then on.
+ */
+void sv_inode_refresh(struct sv_inode *inode, const struct stat *st);
 
 /* Drops nlookup kernel lookups; the inode is freed when none remain. */
 void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,

@@ -48,9 +48,11 @@ bool caller_may(fuse_req_t req, struct sv_inode *inode, int want)
 	gid_t groups[MAX_GROUPS];
 	struct sv_caller caller = { .uid = ctx->uid, .gid = ctx->gid };
 	bool acl = sv_acl_extended(inode);
+	mode_t mode = __atomic_load_n(&inode->mode, __ATOMIC_RELAXED);
+	uid_t owner = __atomic_load_n(&inode->uid, __ATOMIC_RELAXED);
+	gid_t group = __atomic_load_n(&inode->gid, __ATOMIC_RELAXED);
 
-	if (acl || sv_policy_needs_groups(inode->mode, inode->uid, inode->gid,
-					  ctx->uid, ctx->gid, want)) {
+	if (acl || sv_policy_needs_groups(mode, owner, group, ctx->uid, ctx->gid, want)) {
 		int n = fuse_req_getgroups(req, MAX_GROUPS, groups);
 
 		if (n > 0) {
@@ -59,7 +61,7 @@ bool caller_may(fuse_req_t req, struct sv_inode *inode, int want)
 		}
 	}
 	if (acl ? sv_acl_may_access(fs_of(req)->inodes, inode, &caller, want) :
-		  sv_policy_may_access(inode->mode, inode->uid, inode->gid, &caller, want))
+		  sv_policy_may_access(mode, owner, group, &caller, want))
 		return true;
 	SV_STAT_ADD(fs_of(req), denied);
 	return false;
@@ -100,6 +102,17 @@ static bool same_inode(const struct stat *st, const struct sv_inode *inode)
 	return st->st_dev == inode->dev && st->st_ino == inode->ino;
 }
 
+/*
+ * What the daemon's own checks know of inode, from st, a fresh stat of it:
+ * the kernel's cached attributes, and so its checks, may predate a mode or
+ * ACL tightened in SOURCE.
+ */
+static void refresh_inode(struct sv_fs *fs, struct sv_inode *inode, const struct stat *st)
+{
+	sv_inode_refresh(inode, st);
+	sv_acl_refresh(fs->inodes, inode, st);
+}
+
 int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 {
 	const char *name;
@@ -114,7 +127,7 @@ int stat_inode(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 		ret = -ESTALE;
 	put_parent_fd(fs, inode);
 	if (ret == 0) {
-		sv_acl_refresh(fs->inodes, inode, st);
+		refresh_inode(fs, inode, st);
 		present_attr(fs, inode, st);
 	}
 	return ret;
@@ -148,7 +161,7 @@ void enter_entry(struct sv_fs *fs, struct sv_inode *parent, const char *name,
 {
 	struct sv_inode *inode = sv_inode_table_lookup(fs->inodes, parent, name, &e->attr);
 
-	sv_acl_refresh(fs->inodes, inode, &e->attr);
+	refresh_inode(fs, inode, &e->attr);
 	present_attr(fs, inode, &e->attr);
 	e->ino = ino_of(fs, inode);
 	e->attr_timeout = fs->opts->timeout;
@@ -171,6 +184,7 @@ static void sv_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct sv_fs *fs = fs_of(req);
 	struct sv_inode *parent = inode_of(fs, parent_ino);
 	struct fuse_entry_param e;
+	struct stat st;
 	int dirfd, ret;
 
 	if (!sv_policy_name_is_valid(name)) {
@@ -181,16 +195,19 @@ static void sv_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (!caller_may(req, parent, SV_ACCESS_EXEC)) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
 	dirfd = sv_inode_get_dirfd(fs->inodes, parent);
 	if (dirfd < 0) {
 		fuse_reply_err(req, -dirfd);
 		return;
 	}
-	ret = do_lookup(fs, parent, dirfd, name, &e);
+	/* The fd is the directory's own: its mode now decides. */
+	if (fstat(dirfd, &st) < 0) {
+		ret = -errno;
+	} else {
+		refresh_inode(fs, parent, &st);
+		ret = caller_may(req, parent, SV_ACCESS_EXEC) ? do_lookup(fs, parent, dirfd, name, &e) :
+								 -EACCES;
+	}
 	sv_inode_put_dirfd(fs->inodes, parent);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
@@ -234,8 +251,10 @@ static int stat_regular_file(struct sv_fs *fs, struct sv_inode *inode,
 		ret = fstat((int)fi->fh, st) < 0 ? -errno : 0;
 	else if ((ret = sv_open_files_stat(fs->open_files, inode, st)) == -ENOENT)
 		return stat_inode(fs, inode, st);
-	if (ret == 0)
+	if (ret == 0) {
+		refresh_inode(fs, inode, st);
 		present_attr(fs, inode, st);
+	}
 	return ret;
 }
 
@@ -446,7 +465,7 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, S_ISDIR(inode->mode) ? EISDIR : EACCES);
 		return;
 	}
-	if (!caller_may(req, inode, SV_ACCESS_READ)) {
+	if (as_file && !caller_may(req, inode, SV_ACCESS_READ)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -454,6 +473,15 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
+	}
+	/* A regular file is checked by the mode it has now, which opening it told. */
+	if (!as_file) {
+		refresh_inode(fs, inode, &st);
+		if (!caller_may(req, inode, SV_ACCESS_READ)) {
+			close(fd);
+			fuse_reply_err(req, EACCES);
+			return;
+		}
 	}
 	/* Where the reader is, for the data read-ahead to know if it is behind. */
 	if (fs->readahead && !as_file)

@@ -23,6 +23,9 @@ for f in "$e/trusted-file" "$e/trusted-dir"; do
 	setfattr -n user.storeview.shown -v shown "$f" 2>/dev/null ||
 		sv_skip "SOURCE's file system ($(stat -f -c %T "$src")) has no user.* xattrs"
 done
+# Modes tightened while mounted.
+echo tightened >"$e/tightened"
+mkdir "$e/tightened-dir" && echo known >"$e/tightened-dir/known" && echo other >"$e/tightened-dir/other"
 chown -R root:root "$src"
 chmod -R go-w "$src"
 
@@ -94,6 +97,28 @@ done
 alive "trusted.* xattrs"
 case_ok "trusted.* xattrs of a file and a directory: listed and read by root, neither listed nor read by nobody (also with virtfs_xattrs), as in SOURCE"
 sv_unmount "$SV_TMP/view-virtfs"
+
+# 3. Modes tightened in SOURCE after nobody read through the view, which
+# keeps the kernel's entries and attributes (the default hour-long
+# timeout): the kernel still grants by the old modes, and the daemon's own
+# checks, at open and lookup, refuse by the new ones, as SOURCE does.
+[ "$(as_nobody cat "$v/tightened" "$v/tightened-dir/known")" = "$(printf 'tightened\nknown')" ] ||
+	sv_fail "nobody cannot read the files before their modes are tightened"
+chmod 600 "$e/tightened"
+chmod 700 "$e/tightened-dir"
+for f in "$e/tightened" "$e/tightened-dir/other"; do
+	as_nobody cat "$f" >/dev/null 2>&1 && sv_fail "control: nobody reads $f in SOURCE"
+done
+[ "$(stat --cached=always -c %a "$v/tightened" "$v/tightened-dir")" = "$(printf '644\n755')" ] ||
+	sv_fail "the kernel's attributes were not the old ones: $(stat --cached=always -c %a "$v/tightened" "$v/tightened-dir" | paste -sd ' ' -)"
+out=$(as_nobody cat "$v/tightened" 2>&1) && sv_fail "nobody read a file whose mode is now 0600: $out"
+case $out in *"Permission denied"*) ;; *) sv_fail "the file whose mode is now 0600: $out" ;; esac
+out=$(as_nobody cat "$v/tightened-dir/other" 2>&1) && sv_fail "nobody looked up a name in a directory whose mode is now 0700: $out"
+case $out in *"Permission denied"*) ;; *) sv_fail "the directory whose mode is now 0700: $out" ;; esac
+[ "$(cat "$v/tightened" "$v/tightened-dir/other")" = "$(printf 'tightened\nother')" ] ||
+	sv_fail "root cannot read the files whose modes were tightened"
+alive "modes tightened"
+case_ok "a file made 0600 and a directory 0700 in SOURCE while the kernel holds them as 0644 and 0755: nobody gets EACCES at open and at lookup, root reads"
 
 kill -0 "$daemon" || sv_fail "the daemon died"
 sv_unmount "$mnt"
