@@ -124,6 +124,28 @@ START_TEST(reused_number_of_another_type_is_a_new_inode)
 }
 END_TEST
 
+START_TEST(refresh_takes_permissions_and_owner_not_type)
+{
+	g_autofree char *a = g_build_filename(tmp, "a", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	struct sv_inode *inode;
+	struct stat st = { 0 };
+
+	ck_assert(g_file_set_contents(a, "x", 1, NULL));
+	ck_assert_int_eq(chmod(a, 0644), 0);
+	inode = lookup(root, "a");
+	ck_assert_uint_eq(inode->mode, S_IFREG | 0644);
+	st.st_mode = S_IFDIR | 0600;
+	st.st_uid = 12;
+	st.st_gid = 34;
+	sv_inode_refresh(inode, &st);
+	ck_assert_uint_eq(inode->mode, S_IFREG | 0600);
+	ck_assert_uint_eq(inode->uid, 12);
+	ck_assert_uint_eq(inode->gid, 34);
+	sv_inode_table_forget(table, inode, 1);
+}
+END_TEST
+
 START_TEST(forget_frees_parents_kept_alive_by_children)
 {
 	g_autofree char *deep = g_build_filename(tmp, "d1", "d2", "d3", NULL);
@@ -269,6 +291,7 @@ Suite *inodes_suite(void)
 	tcase_add_test(tc, same_name_same_inode);
 	tcase_add_test(tc, each_name_of_a_hard_link_has_its_inode);
 	tcase_add_test(tc, reused_number_of_another_type_is_a_new_inode);
+	tcase_add_test(tc, refresh_takes_permissions_and_owner_not_type);
 	tcase_add_test(tc, forget_frees_parents_kept_alive_by_children);
 	tcase_add_test(tc, dir_fd_cache_is_bounded);
 	tcase_add_test(tc, renamed_directory_is_stale);
