@@ -304,11 +304,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	used = add_entries(req, fs, dir_inode, &from, buf, size, plus, &next_offset);
 	if (source_at_end(&from) && below_top_level)
 		__atomic_store_n(&dir_inode->listing_end, next_offset, __ATOMIC_RELAXED);
+	/* Before the reply: once the kernel has it, it may forget dir_inode. */
+	close_entries(fs, dir_inode, &from, next_offset);
 	if (from.err > 0 && used == 0)
 		fuse_reply_err(req, from.err);
 	else
 		fuse_reply_buf(req, buf, used);
-	close_entries(fs, dir_inode, &from, next_offset);
 }
 
 void sv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
