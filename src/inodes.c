@@ -303,6 +303,17 @@ static int open_child(int parent_fd, const struct sv_inode *dir)
 }
 
 /*
+ * With the lock held.  A use of the fd holds the inode too: a request may
+ * use it after its reply, when the kernel may already have forgotten it.
+ */
+static void take_fd_use(struct sv_inode_table *table, struct sv_inode *inode)
+{
+	inode->fd_users++;
+	if (inode != &table->root)
+		inode->refs++;
+}
+
+/*
  * Takes a use of inode's cached fd, if it has one; called with the lock
  * held.  Returns the fd or -1.
  */
@@ -310,7 +321,7 @@ static int take_cached_fd(struct sv_inode_table *table, struct sv_inode *inode)
 {
 	if (inode->fd < 0)
 		return -1;
-	inode->fd_users++;
+	take_fd_use(table, inode);
 	if (inode != &table->root) {
 		lru_unlink(table, inode);
 		lru_push_front(table, inode);
@@ -330,7 +341,7 @@ static int cache_fd(struct sv_inode_table *table, struct sv_inode *inode, int fd
 		table->dir_fds++;
 		lru_push_front(table, inode);
 	}
-	inode->fd_users++;
+	take_fd_use(table, inode);
 	evict_dir_fds(table, table->max_dir_fds);
 	fd = inode->fd;
 	g_mutex_unlock(&table->lock);
@@ -405,6 +416,7 @@ void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 	g_mutex_lock(&table->lock);
 	g_assert(dir->fd_users > 0);
 	dir->fd_users--;
+	unref_locked(table, dir, 1);
 	g_mutex_unlock(&table->lock);
 }
 

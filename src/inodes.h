@@ -67,7 +67,7 @@ struct sv_inode {
 	bool cold_file_opened;
 	struct sv_inode *parent;	/* NULL for the root; holds a reference */
 	char *name;			/* name in parent; NULL for the root */
-	uint64_t refs;			/* kernel lookups plus child inodes */
+	uint64_t refs;			/* kernel lookups, child inodes, uses of fd */
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
 	unsigned int fd_users;
