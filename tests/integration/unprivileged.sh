@@ -84,7 +84,7 @@ bad=$(grep -v ' EROFS$' "$SV_TMP/writes" || true)
 sv_pass "$(wc -l <"$SV_TMP/writes") writing calls answer EROFS"
 
 # No passthrough without root; a SOURCE on a read-only mount needs no warning.
-grep -q 'passthrough=0$' <<<"$(sv_stats "$SV_DAEMON" "$SV_LOG")" || sv_fail "passthrough without root"
+grep -Eq ' passthrough=0( |$)' <<<"$(sv_stats "$SV_DAEMON" "$SV_LOG")" || sv_fail "passthrough without root"
 grep -q 'warning' "$SV_LOG" && sv_fail "warnings for a read-only SOURCE: $(cat "$SV_LOG")"
 user_unmount "$mnt"
 sv_wait_exit "$SV_DAEMON" 10
