@@ -25,6 +25,8 @@ struct sv_inode_table {
 	uint64_t next_id;		/* under lock */
 	/* What sv_inode_table_find() gives for an id it does not hold. */
 	struct sv_inode unknown;
+	bool (*shown)(void *data, const char *name);
+	void *shown_data;
 	struct sv_inode root;
 	/* Least recently used cached directory fd at lru_tail. */
 	struct sv_inode *lru_head, *lru_tail;
@@ -72,6 +74,8 @@ struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds)
 	table->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	table->next_id = FUSE_ROOT_ID + 1;
 	table->unknown.fd = -1;
+	table->unknown.top = &table->unknown;
+	table->unknown.refused = SV_INODE_GONE;
 	table->root.id = FUSE_ROOT_ID;
 	table->max_dir_fds = max_dir_fds;
 	fill_from_stat(&table->root, &st);
@@ -134,6 +138,88 @@ struct sv_inode *sv_inode_table_find(struct sv_inode_table *table, uint64_t id)
 	return inode ? inode : &table->unknown;
 }
 
+void sv_inode_table_set_filter(struct sv_inode_table *table,
+			       bool (*shown)(void *data, const char *name), void *data)
+{
+	table->shown = shown;
+	table->shown_data = data;
+}
+
+static void clear_entry(gpointer data)
+{
+	g_free(((struct sv_inode_entry *)data)->name);
+}
+
+/* Calls fn on every inode but the root; with the lock held. */
+static void for_each_inode(struct sv_inode_table *table,
+			   void (*fn)(struct sv_inode_table *table, struct sv_inode *inode,
+				      void *data),
+			   void *data)
+{
+	GHashTable *sets[] = { table->by_dev_ino, table->superseded };
+
+	for (guint i = 0; i < G_N_ELEMENTS(sets); i++) {
+		GHashTableIter iter;
+		gpointer key;
+
+		g_hash_table_iter_init(&iter, sets[i]);
+		while (g_hash_table_iter_next(&iter, &key, NULL))
+			if (key != &table->root)
+				fn(table, key, data);
+	}
+}
+
+/* Sets a top-level inode's HIDDEN bit from the filter; adds it to data if newly set. */
+static void refilter_top(struct sv_inode_table *table, struct sv_inode *inode, void *data)
+{
+	uint32_t was;
+
+	if (inode->top != inode)
+		return;
+	if (table->shown(table->shown_data, inode->name)) {
+		__atomic_fetch_and(&inode->refused, ~SV_INODE_HIDDEN, __ATOMIC_RELEASE);
+		return;
+	}
+	was = __atomic_fetch_or(&inode->refused, SV_INODE_HIDDEN, __ATOMIC_RELEASE);
+	if (!(was & SV_INODE_HIDDEN))
+		g_hash_table_add(data, inode);
+}
+
+struct below {
+	GHashTable *tops;
+	GArray *entries;
+};
+
+static void add_if_below(struct sv_inode_table *table, struct sv_inode *inode, void *data)
+{
+	struct below *below = data;
+	struct sv_inode_entry entry;
+
+	if (!g_hash_table_contains(below->tops, inode->top))
+		return;
+	entry.parent_id = inode->parent->id;
+	entry.id = inode->id;
+	entry.name = g_strdup(inode->name);
+	g_array_append_val(below->entries, entry);
+}
+
+GArray *sv_inode_table_refilter(struct sv_inode_table *table)
+{
+	g_autoptr(GHashTable) hidden = g_hash_table_new(NULL, NULL);
+	struct below below = { .tops = hidden };
+
+	below.entries = g_array_new(FALSE, FALSE, sizeof(struct sv_inode_entry));
+	g_array_set_clear_func(below.entries, clear_entry);
+	g_mutex_lock(&table->lock);
+	if (table->shown) {
+		for_each_inode(table, refilter_top, hidden);
+		if (g_hash_table_size(hidden) > 0)
+			for_each_inode(table, add_if_below, &below);
+	}
+	g_mutex_unlock(&table->lock);
+	return below.entries;
+}
+
 struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
 				       struct sv_inode *parent, const char *name,
 				       const struct stat *st)
@@ -161,6 +247,10 @@ struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
 		inode->fd = -1;
 		inode->name = g_strdup(name);
 		inode->parent = parent;
+		inode->top = parent == &table->root ? inode : parent->top;
+		/* A reload that changed the filter walked the table before this one was in it. */
+		if (inode->top == inode && table->shown && !table->shown(table->shown_data, name))
+			inode->refused = SV_INODE_HIDDEN;
 		parent->refs++;
 		g_hash_table_add(table->by_dev_ino, inode);
 		inode->id = table->next_id++;
@@ -395,8 +485,10 @@ static int get_fd(struct sv_inode_table *table, struct sv_inode *inode)
 
 int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 {
-	if (dir == &table->unknown)
-		return -ESTALE;
+	int refused = sv_inode_refused(dir);
+
+	if (refused < 0)
+		return refused;
 	if (!S_ISDIR(dir->mode))
 		return -ENOTDIR;
 	return get_fd(table, dir);
@@ -404,8 +496,10 @@ int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 
 int sv_inode_get_readfd(struct sv_inode_table *table, struct sv_inode *file)
 {
-	if (file == &table->unknown)
-		return -ESTALE;
+	int refused = sv_inode_refused(file);
+
+	if (refused < 0)
+		return refused;
 	if (!S_ISREG(file->mode))
 		return S_ISDIR(file->mode) ? -EISDIR : -EINVAL;
 	return get_fd(table, file);
@@ -420,27 +514,30 @@ void sv_inode_put_dirfd(struct sv_inode_table *table, struct sv_inode *dir)
 	g_mutex_unlock(&table->lock);
 }
 
+struct children {
+	const struct sv_inode *parent;
+	GPtrArray *names;
+};
+
+static void add_if_child(struct sv_inode_table *table, struct sv_inode *inode, void *data)
+{
+	struct children *children = data;
+
+	if (inode->parent == children->parent)
+		g_ptr_array_add(children->names, g_strdup(inode->name));
+}
+
 GPtrArray *sv_inode_table_child_names(struct sv_inode_table *table,
 				      const struct sv_inode *parent)
 {
-	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-	GHashTable *sets[] = { table->by_dev_ino, table->superseded };
+	struct children children = {
+		.parent = parent, .names = g_ptr_array_new_with_free_func(g_free),
+	};
 
 	g_mutex_lock(&table->lock);
-	for (guint i = 0; i < G_N_ELEMENTS(sets); i++) {
-		GHashTableIter iter;
-		gpointer key;
-
-		g_hash_table_iter_init(&iter, sets[i]);
-		while (g_hash_table_iter_next(&iter, &key, NULL)) {
-			const struct sv_inode *inode = key;
-
-			if (inode->parent == parent)
-				g_ptr_array_add(names, g_strdup(inode->name));
-		}
-	}
+	for_each_inode(table, add_if_child, &children);
 	g_mutex_unlock(&table->lock);
-	return names;
+	return children.names;
 }
 
 void sv_inode_table_counts(struct sv_inode_table *table, unsigned int *inodes,

@@ -12,10 +12,15 @@
  * The kernel knows an inode by its id, a number from a counter, never
  * reused and telling nothing of the daemon's memory: file handles
  * (name_to_handle_at(2)) show it to any local user.
+ *
+ * Each inode knows its top-level ancestor, the store path it belongs to.
+ * When that leaves the view (a closure reload), every request that reaches
+ * SOURCE through any inode below it is refused, at the cost of one load.
  */
 #ifndef STOREVIEW_INODES_H
 #define STOREVIEW_INODES_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -67,6 +72,10 @@ struct sv_inode {
 	bool cold_file_opened;
 	struct sv_inode *parent;	/* NULL for the root; holds a reference */
 	char *name;			/* name in parent; NULL for the root */
+	/* The top-level entry this one is below, itself at the top level; NULL for the root. */
+	struct sv_inode *top;
+	/* For a top-level entry: SV_INODE_* bits, why the view refuses it (atomic). */
+	uint32_t refused;
 	uint64_t refs;			/* kernel lookups, child inodes, uses of fd */
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
@@ -79,6 +88,9 @@ struct sv_inode {
 	off_t listing_end;
 	struct sv_inode *lru_prev, *lru_next;
 };
+
+#define SV_INODE_HIDDEN	1u	/* the filter no longer shows it */
+#define SV_INODE_GONE	2u	/* an id the table does not hold */
 
 struct sv_inode_table;
 
@@ -94,6 +106,46 @@ struct sv_inode *sv_inode_table_root(struct sv_inode_table *table);
  * SOURCE refuses with -ESTALE and forgetting ignores.
  */
 struct sv_inode *sv_inode_table_find(struct sv_inode_table *table, uint64_t id);
+
+/*
+ * 0 if requests may reach SOURCE through inode, else the negative errno
+ * they get: -ENOENT below a top-level entry the view no longer shows,
+ * -ESTALE for an inode that is gone.  Every such request asks, so it is
+ * one load.
+ */
+static inline int sv_inode_refused(const struct sv_inode *inode)
+{
+	uint32_t why = inode->top ? __atomic_load_n(&inode->top->refused, __ATOMIC_ACQUIRE) : 0;
+
+	if (!why)
+		return 0;
+	return (why & SV_INODE_GONE) ? -ESTALE : -ENOENT;
+}
+
+/*
+ * Which top-level names the view shows (the closure filter); without a
+ * filter, all.  shown(data, name) is asked when a top-level inode is made
+ * and by sv_inode_table_refilter(), with the table's lock held.  Set it
+ * before the first lookup.
+ */
+void sv_inode_table_set_filter(struct sv_inode_table *table,
+			       bool (*shown)(void *data, const char *name), void *data);
+
+/* An entry the kernel may hold: its parent's node id, its name and its node id. */
+struct sv_inode_entry {
+	uint64_t parent_id;
+	uint64_t id;
+	char *name;
+};
+
+/*
+ * Asks the filter again about every top-level inode, once what it shows
+ * changed (a closure reload), and refuses or allows each accordingly.
+ * Returns the entries the kernel may hold at and below the top-level ones
+ * that left the view, for it to forget (an array of sv_inode_entry, freed
+ * with g_array_unref()).  A walk of the whole table: for rare events only.
+ */
+GArray *sv_inode_table_refilter(struct sv_inode_table *table);
 
 /*
  * Finds the inode for st found as name in parent, or adds it, and counts
@@ -116,7 +168,7 @@ void sv_inode_table_forget(struct sv_inode_table *table, struct sv_inode *inode,
 /*
  * An O_PATH fd of a directory inode, held until sv_inode_put_dirfd().
  * Returns the fd or a negative errno (-ESTALE if the name in SOURCE no
- * longer leads to this directory).
+ * longer leads to this directory, or see sv_inode_refused()).
  */
 int sv_inode_get_dirfd(struct sv_inode_table *table, struct sv_inode *dir);
 

@@ -69,6 +69,11 @@ bool caller_may(fuse_req_t req, struct sv_inode *inode, int want)
 
 int get_parent_fd(struct sv_fs *fs, struct sv_inode *inode, const char **name)
 {
+	/* A top-level entry's parent, the root, is never refused: ask the entry. */
+	int refused = sv_inode_refused(inode);
+
+	if (refused < 0)
+		return refused;
 	if (!inode->parent) {
 		*name = "";
 		return sv_inode_get_dirfd(fs->inodes, inode);

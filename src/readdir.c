@@ -24,7 +24,12 @@
 void sv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct sv_fs *fs = fs_of(req);
+	int refused = sv_inode_refused(inode_of(fs, ino));
 
+	if (refused < 0) {
+		fuse_reply_err(req, -refused);
+		return;
+	}
 	if (fs->no_opendir) {
 		fuse_reply_err(req, ENOSYS);
 		return;
@@ -285,6 +290,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	size_t used;
 	int err;
 
+	/* Listings kept or read ahead would answer without asking SOURCE. */
+	if ((err = sv_inode_refused(dir_inode)) < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
 	if (below_top_level && offset != 0 &&
 	    offset == __atomic_load_n(&dir_inode->listing_end, __ATOMIC_RELAXED)) {
 		SV_STAT_ADD(fs, listing_ends);

@@ -169,6 +169,28 @@ sv_wait_for() {
 	sv_fail "$1 did not appear within $2 s"
 }
 
+# sv_hold_dir NAME DIR LEVELS FILE: a client holds the directory LEVELS
+# levels of "d" below DIR (svprobe hold-dir) until sv_release_dir NAME,
+# which sets SV_RELEASED to what it then saw, on one line.
+sv_hold_dir() {
+	local name=$1 fd
+	mkfifo "$SV_TMP/$name.in"
+	"$PROBE" hold-dir "$2" "$3" "$4" <"$SV_TMP/$name.in" >"$SV_TMP/$name.out" &
+	eval "SV_HELD_PID_$name=$!"
+	exec {fd}>"$SV_TMP/$name.in"
+	eval "SV_HELD_FD_$name=$fd"
+	sv_wait_for "$SV_TMP/$name.out" 120
+	grep -q '^held ' "$SV_TMP/$name.out" || sv_fail "$name: $(cat "$SV_TMP/$name.out")"
+}
+sv_release_dir() {
+	local fd pid
+	eval "fd=\$SV_HELD_FD_$1 pid=\$SV_HELD_PID_$1"
+	exec {fd}>&-
+	wait "$pid" || sv_fail "$1: hold-dir failed: $(cat "$SV_TMP/$1.out")"
+	# shellcheck disable=SC2034 # for the tests that source this file
+	SV_RELEASED=$(sed 1d "$SV_TMP/$1.out" | tr '\n' ' ')
+}
+
 sv_is_mounted() { grep -qs " $1 fuse.storeview " /proc/self/mounts; }
 
 # sv_mount SOURCE MOUNTPOINT [storeview options...]: runs the daemon in the

@@ -36,6 +36,10 @@
  *   svprobe node-id F...      per path on a FUSE mount, the node id its file
  *                             handle (name_to_handle_at) carries: "F id=N"
  *                             or "F err E"
+ *   svprobe hold-handle F     takes F's file handle (name_to_handle_at), prints
+ *                             "held", waits for stdin to end, then opens the
+ *                             handle (open_by_handle_at) and reads a byte:
+ *                             "ok read=N" or "err E"
  *   svprobe handles SECONDS REF VIEW [REF VIEW]...
  *                             opens every VIEW file, says "opened N" and waits
  *                             for stdin to end, then for each of fstat, lseek
@@ -584,6 +588,42 @@ static int node_ids(int n, char **paths)
 	return failed;
 }
 
+static int hold_handle(const char *path)
+{
+	union {
+		struct file_handle fh;
+		char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h = { .fh.handle_bytes = MAX_HANDLE_SZ };
+	g_autofree char *dir = g_path_get_dirname(path);
+	int mount_id, mount_fd, held, fd;
+	ssize_t got;
+	char byte;
+
+	/* F itself held as the kernel's inode, its directory named the mount. */
+	held = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	mount_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (held < 0 || mount_fd < 0 ||
+	    name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) < 0) {
+		printf("err %s\n", errno_name(errno));
+		return 1;
+	}
+	printf("held\n");
+	fflush(stdout);
+	while (read(0, &byte, 1) > 0)
+		;
+	fd = open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_CLOEXEC);
+	got = fd < 0 ? -1 : read(fd, &byte, 1);
+	if (got < 0)
+		printf("err %s\n", errno_name(errno));
+	else
+		printf("ok read=%zd\n", got);
+	if (fd >= 0)
+		close(fd);
+	close(mount_fd);
+	close(held);
+	return 0;
+}
+
 static int hold_dir(const char *dir, long levels, const char *name)
 {
 	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1104,7 +1144,7 @@ static int getxattr_storm(int threads, long calls, const char *name, int npaths,
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|node-id|handles|read-cached|soak|getxattr-storm ARG...\n");
+		fprintf(stderr, "usage: svprobe tree|files|owners|times|noatime-open|write-attempts|deep|try-open|mksock|hold|share|mkchain|rmchain|hold-dir|hold-handle|node-id|handles|read-cached|soak|getxattr-storm ARG...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -1136,6 +1176,8 @@ int main(int argc, char **argv)
 		return rmchain(argv[2]);
 	else if (strcmp(argv[1], "hold-dir") == 0 && argc == 5)
 		return hold_dir(argv[2], atol(argv[3]), argv[4]);
+	else if (strcmp(argv[1], "hold-handle") == 0 && argc == 3)
+		return hold_handle(argv[2]);
 	else if (strcmp(argv[1], "node-id") == 0)
 		return node_ids(argc - 2, argv + 2);
 	else if (strcmp(argv[1], "handles") == 0 && argc >= 5 && argc % 2 == 1)

@@ -1,9 +1,9 @@
 #!/bin/bash
-# A hostile store's shape and changes: a directory chain deeper than any
-# recursion survives, a directory moved out of SOURCE while a client holds
-# it, and a closure reload that removes what clients hold.  Each case has
-# its expected answer, and after each the daemon answers another client
-# within a second.
+# A hostile store's shape: a directory chain deeper than any recursion
+# survives.  (A directory moved out of SOURCE while a client holds it, and
+# a closure reload that removes what clients hold: revoke.sh.)  Each case
+# has its expected answer, and after each the daemon answers another
+# client within a second.
 . "$(dirname "$0")/../lib.sh"
 sv_require_fuse
 sv_tmpdir
@@ -42,35 +42,14 @@ alive() {
 	esac
 }
 
-# hold_dir NAME DIR LEVELS FILE: a client holds the directory LEVELS levels of
-# "d" below DIR (svprobe hold-dir) until release_dir NAME, which sets
-# $released to what it then saw, on one line.
-hold_dir() {
-	local name=$1
-	mkfifo "$SV_TMP/$name.in"
-	"$PROBE" hold-dir "$2" "$3" "$4" <"$SV_TMP/$name.in" >"$SV_TMP/$name.out" &
-	eval "${name}_pid=$!"
-	exec {fd}>"$SV_TMP/$name.in"
-	eval "${name}_fd=$fd"
-	sv_wait_for "$SV_TMP/$name.out" 120
-	grep -q '^held ' "$SV_TMP/$name.out" || sv_fail "$name: $(cat "$SV_TMP/$name.out")"
-}
-release_dir() {
-	local fd pid
-	eval "fd=\$${1}_fd pid=\$${1}_pid"
-	exec {fd}>&-
-	wait "$pid" || sv_fail "$1: hold-dir failed: $(cat "$SV_TMP/$1.out")"
-	released=$(sed 1d "$SV_TMP/$1.out" | tr '\n' ' ')
-}
-
 # 1. The bottom of a 250,000-level chain, held while every cached fd of the
 # chain is evicted, reached again one name at a time.
 start=$(date +%s%N)
-hold_dir deep "$mnt/${chain##*/}" "$levels" leaf
+sv_hold_dir deep "$mnt/${chain##*/}" "$levels" leaf
 echo "walked $levels levels through the view in $((($(date +%s%N) - start) / 1000000)) ms"
 ls "$mnt/${other##*/}"/dir* >/dev/null
-release_dir deep
-[ "$released" = "list n=3 leaf ok read=1 " ] || sv_fail "the bottom of the chain after eviction: $released"
+sv_release_dir deep
+[ "$SV_RELEASED" = "list n=3 leaf ok read=1 " ] || sv_fail "the bottom of the chain after eviction: $SV_RELEASED"
 alive "the deep chain"
 case_ok "the bottom of a $levels-level chain, its fds evicted, listed and read again"
 

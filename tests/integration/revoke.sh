@@ -17,11 +17,15 @@ mkdir "$src" "$outside"
 other=$src/oooooooooooooooooooooooooooooooo-other
 mkdir -p "$other/dir"
 for i in 1 2 3; do echo "$i" >"$other/dir/file$i"; done
+revoked=$src/rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-revoked
+mkdir -p "$revoked/sub"
+echo revoked >"$revoked/sub/file"
+echo revoked >"$revoked/sub/handle"
 closure=$SV_TMP/closure
-printf '%s\n' "${other##*/}" >"$closure"
+printf '%s\n' "${other##*/}" "${revoked##*/}" >"$closure"
 sv_mount "$src" "$mnt" -o allow_other,closure="$closure"
 daemon=$SV_DAEMON
-v_other=$mnt/${other##*/}
+v_other=$mnt/${other##*/} v_revoked=$mnt/${revoked##*/}
 cases=0
 probes=0
 case_ok() { cases=$((cases + 1)); sv_pass "$*"; }
@@ -38,6 +42,20 @@ alive() {
 	esac
 }
 
+# reload ENTRY...: the closure becomes these entries, and the daemon has
+# re-read it once SIGHUP's reload is logged.
+reloads=0
+reload() {
+	printf '%s\n' "$@" >"$closure.new" && mv "$closure.new" "$closure"
+	reloads=$((reloads + 1))
+	kill -HUP "$daemon"
+	for _ in $(seq "$SV_WAIT_TENTHS"); do
+		[ "$(grep -c "closure .* reloaded" "$SV_LOG")" -ge $reloads ] && return
+		sleep 0.1
+	done
+	sv_fail "reload $reloads not logged: $(cat "$SV_LOG")"
+}
+
 # 1. Node ids, which file handles show to any local user, are counted from
 # the root's (1), distinct, and far below any address of the daemon's.
 out=$("$PROBE" node-id "$mnt" "$v_other" "$v_other/dir" "$v_other"/dir/file*)
@@ -50,6 +68,50 @@ for n in "${id[@]}"; do
 done
 alive "node ids"
 case_ok "node ids are counted numbers: $ids"
+
+# 2. A closure reload that removes a store path revokes all below it: a
+# directory fd held there, a working directory there, a file handle
+# (open_by_handle_at, as virtiofsd holds inodes), and a file made there
+# after the reload.  A reload that adds the path again restores it.
+# Each holder inherits the pipes of those started before it: they are
+# released in the reverse order.
+mkfifo "$SV_TMP/handle.in" "$SV_TMP/cwd.in"
+"$PROBE" hold-handle "$v_revoked/sub/handle" <"$SV_TMP/handle.in" >"$SV_TMP/handle.out" &
+handle_pid=$!
+exec {handle_fd}>"$SV_TMP/handle.in"
+sv_wait_for "$SV_TMP/handle.out" 10
+(
+	set +e
+	cd "$v_revoked/sub" || exit
+	echo held >"$SV_TMP/cwd.out"
+	read -r _
+	{ cat file; cat after; ls; } >>"$SV_TMP/cwd.out" 2>&1
+) <"$SV_TMP/cwd.in" &
+cwd_pid=$!
+exec {cwd_fd}>"$SV_TMP/cwd.in"
+sv_wait_for "$SV_TMP/cwd.out" 10
+sv_hold_dir revoked "$v_revoked/sub" 0 file
+cat "$v_revoked/sub/file" >/dev/null
+reload "${other##*/}"
+grep -q "reloaded: 1 entries, 0 added, 1 removed" "$SV_LOG" || sv_fail "reload: $(cat "$SV_LOG")"
+echo after >"$revoked/sub/after"
+sv_release_dir revoked
+[ "$SV_RELEASED" = "list err ENOENT file err ENOENT " ] ||
+	sv_fail "a directory fd held across the reload: $SV_RELEASED"
+exec {cwd_fd}>&-
+wait "$cwd_pid" || true
+[ "$(grep -c 'No such file or directory' "$SV_TMP/cwd.out")" = 3 ] ||
+	sv_fail "a working directory held across the reload: $(cat "$SV_TMP/cwd.out")"
+exec {handle_fd}>&-
+wait "$handle_pid" || sv_fail "hold-handle: $(cat "$SV_TMP/handle.out")"
+[ "$(sed 1d "$SV_TMP/handle.out")" = "err ENOENT" ] ||
+	sv_fail "a file handle held across the reload: $(cat "$SV_TMP/handle.out")"
+out=$(cat "$v_revoked/sub/file" 2>&1) && sv_fail "the removed path is still read by name: $out"
+alive "the closure reload"
+reload "${other##*/}" "${revoked##*/}"
+[ "$(cat "$v_revoked/sub/after")" = after ] || sv_fail "the path added again is not read"
+alive "the second reload"
+case_ok "a reload that removed a store path: a directory fd, a working directory and a file handle held below it get ENOENT (a listing, a file read before, a file made after); added again, it is read again"
 
 kill -0 "$daemon" || sv_fail "the daemon died"
 sv_unmount "$mnt"

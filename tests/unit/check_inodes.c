@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <check.h>
@@ -282,6 +283,68 @@ START_TEST(unknown_id_is_refused)
 }
 END_TEST
 
+static const char *hidden_name;
+
+static bool shown(void *data, const char *name)
+{
+	return !hidden_name || strcmp(name, hidden_name) != 0;
+}
+
+/* A top-level entry the filter stops showing refuses everything below it, until shown again. */
+START_TEST(refilter_refuses_below_a_hidden_entry)
+{
+	g_autofree char *sub = g_build_filename(tmp, "a", "sub", NULL);
+	g_autofree char *f = g_build_filename(tmp, "a", "sub", "f", NULL);
+	g_autofree char *b = g_build_filename(tmp, "b", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	g_autoptr(GArray) none = NULL, revoked = NULL, again = NULL;
+
+	ck_assert_int_eq(g_mkdir_with_parents(sub, 0755), 0);
+	ck_assert_int_eq(mkdir(b, 0755), 0);
+	ck_assert(g_file_set_contents(f, "x", 1, NULL));
+	hidden_name = NULL;
+	sv_inode_table_set_filter(table, shown, NULL);
+	struct sv_inode *ia = lookup(root, "a"), *isub = lookup(ia, "sub"), *ifile = lookup(isub, "f");
+	struct sv_inode *ib = lookup(root, "b");
+
+	none = sv_inode_table_refilter(table);
+	ck_assert_uint_eq(none->len, 0);
+	hidden_name = "a";
+	revoked = sv_inode_table_refilter(table);
+	ck_assert_uint_eq(revoked->len, 3);
+	for (guint i = 0; i < revoked->len; i++) {
+		const struct sv_inode_entry *e = &g_array_index(revoked, struct sv_inode_entry, i);
+
+		if (e->id == ia->id)
+			ck_assert(e->parent_id == root->id && strcmp(e->name, "a") == 0);
+		else if (e->id == isub->id)
+			ck_assert(e->parent_id == ia->id && strcmp(e->name, "sub") == 0);
+		else
+			ck_assert(e->id == ifile->id && e->parent_id == isub->id);
+	}
+	ck_assert_int_eq(sv_inode_refused(ia), -ENOENT);
+	ck_assert_int_eq(sv_inode_get_dirfd(table, isub), -ENOENT);
+	ck_assert_int_eq(sv_inode_get_readfd(table, ifile), -ENOENT);
+	ck_assert_int_eq(sv_inode_refused(ib), 0);
+	ck_assert_int_eq(sv_inode_refused(root), 0);
+	/* Shown again: reachable again, and nothing to forget. */
+	hidden_name = "b";
+	again = sv_inode_table_refilter(table);
+	ck_assert_uint_eq(again->len, 1);
+	ck_assert_int_ge(sv_inode_get_readfd(table, ifile), 0);
+	sv_inode_put_dirfd(table, ifile);
+	ck_assert_int_eq(sv_inode_get_dirfd(table, ib), -ENOENT);
+	sv_inode_table_forget(table, ib, 1);
+	/* Made while hidden: refused from the start. */
+	ib = lookup(root, "b");
+	ck_assert_int_eq(sv_inode_refused(ib), -ENOENT);
+	sv_inode_table_forget(table, ib, 1);
+	sv_inode_table_forget(table, ifile, 1);
+	sv_inode_table_forget(table, isub, 1);
+	sv_inode_table_forget(table, ia, 1);
+}
+END_TEST
+
 Suite *inodes_suite(void)
 {
 	Suite *s = suite_create("inodes");
@@ -298,6 +361,7 @@ Suite *inodes_suite(void)
 	tcase_add_test(tc, symlink_to_directory_is_not_followed);
 	tcase_add_test(tc, ids_are_counted_never_reused);
 	tcase_add_test(tc, unknown_id_is_refused);
+	tcase_add_test(tc, refilter_refuses_below_a_hidden_entry);
 	suite_add_tcase(s, tc);
 	return s;
 }
