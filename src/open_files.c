@@ -37,12 +37,21 @@ static gboolean dev_ino_equal(gconstpointer a, gconstpointer b)
 	return x->ino == y->ino && x->dev == y->dev;
 }
 
+static void close_open_file(gpointer data)
+{
+	struct open_file *f = data;
+
+	close(f->fd);
+	g_free(f);
+}
+
 struct sv_open_files *sv_open_files_new(struct sv_passthrough *pt)
 {
 	struct sv_open_files *of = g_new0(struct sv_open_files, 1);
 
 	g_mutex_init(&of->lock);
-	of->by_dev_ino = g_hash_table_new(dev_ino_hash, dev_ino_equal);
+	/* Files still open when the daemon stops are closed with the table. */
+	of->by_dev_ino = g_hash_table_new_full(dev_ino_hash, dev_ino_equal, close_open_file, NULL);
 	of->pt = pt;
 	return of;
 }
@@ -98,11 +107,9 @@ void sv_open_files_release(struct sv_open_files *of, struct sv_inode *inode)
 	f = find(of, inode);
 	g_assert(f && f->users > 0);
 	if (--f->users == 0) {
-		g_hash_table_remove(of->by_dev_ino, f);
 		if (f->backing_id > 0)
 			sv_passthrough_unregister(of->pt, f->backing_id);
-		close(f->fd);
-		g_free(f);
+		g_hash_table_remove(of->by_dev_ino, f);
 	}
 	g_mutex_unlock(&of->lock);
 }
