@@ -78,6 +78,16 @@ void sv_fs_forget_top_level(struct sv_fs *fs, GPtrArray *names)
 	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
 }
 
+void sv_fs_recheck_top_level(struct sv_fs *fs, GPtrArray *names)
+{
+	g_autoptr(GArray) gone = NULL;
+
+	if (names->len == 0)
+		return;
+	gone = sv_inode_table_recheck(fs->inodes, names);
+	forget_entries(fs, gone);
+}
+
 int sv_fs_load_closure(struct sv_fs *fs, char **error)
 {
 	struct sv_closure *fresh, *old;

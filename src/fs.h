@@ -59,6 +59,13 @@ bool sv_fs_visible(struct sv_fs *fs, const struct sv_inode *parent, const char *
 void sv_fs_forget_top_level(struct sv_fs *fs, GPtrArray *names);
 
 /*
+ * Refuses what the kernel holds at and below these names of the root, if
+ * they no longer lead to it in SOURCE (removed, or moved away while held),
+ * and makes the kernel forget it; allows it again if they lead to it again.
+ */
+void sv_fs_recheck_top_level(struct sv_fs *fs, GPtrArray *names);
+
+/*
  * (Re)reads the closure file, if the view has one.  At start a bad file is
  * fatal (-1 with *error set); on reload the old closure stays in force and
  * the kernel forgets the entries that left it.

@@ -27,6 +27,7 @@ struct sv_inode_table {
 	struct sv_inode unknown;
 	bool (*shown)(void *data, const char *name);
 	void *shown_data;
+	GHashTable *tops;		/* the top-level inodes, a set */
 	struct sv_inode root;
 	/* Least recently used cached directory fd at lru_tail. */
 	struct sv_inode *lru_head, *lru_tail;
@@ -70,6 +71,7 @@ struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds)
 	g_mutex_init(&table->lock);
 	table->by_dev_ino = g_hash_table_new(dev_ino_hash, dev_ino_equal);
 	table->superseded = g_hash_table_new(NULL, NULL);
+	table->tops = g_hash_table_new(NULL, NULL);
 	g_rw_lock_init(&table->ids_lock);
 	table->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	table->next_id = FUSE_ROOT_ID + 1;
@@ -116,6 +118,7 @@ void sv_inode_table_free(struct sv_inode_table *table)
 	free_all(table, table->by_dev_ino);
 	free_all(table, table->superseded);
 	g_hash_table_destroy(table->by_id);
+	g_hash_table_destroy(table->tops);
 	g_rw_lock_clear(&table->ids_lock);
 	g_mutex_clear(&table->lock);
 	g_free(table);
@@ -169,20 +172,30 @@ static void for_each_inode(struct sv_inode_table *table,
 	}
 }
 
-/* Sets a top-level inode's HIDDEN bit from the filter; adds it to data if newly set. */
-static void refilter_top(struct sv_inode_table *table, struct sv_inode *inode, void *data)
+enum verdict { LEAVE, ALLOW, REFUSE };
+
+/* Which top-level inodes get a bit of refused set or cleared, and which newly set. */
+struct refusal {
+	uint32_t bit;
+	enum verdict (*judge)(struct sv_inode_table *table, struct sv_inode *inode, void *data);
+	void *data;
+	GHashTable *newly;
+};
+
+static void refuse_top(struct sv_inode_table *table, struct sv_inode *inode, void *data)
 {
+	struct refusal *refusal = data;
+	enum verdict verdict;
 	uint32_t was;
 
-	if (inode->top != inode)
+	verdict = refusal->judge(table, inode, refusal->data);
+	if (verdict == ALLOW)
+		__atomic_fetch_and(&inode->refused, ~refusal->bit, __ATOMIC_RELEASE);
+	if (verdict != REFUSE)
 		return;
-	if (table->shown(table->shown_data, inode->name)) {
-		__atomic_fetch_and(&inode->refused, ~SV_INODE_HIDDEN, __ATOMIC_RELEASE);
-		return;
-	}
-	was = __atomic_fetch_or(&inode->refused, SV_INODE_HIDDEN, __ATOMIC_RELEASE);
-	if (!(was & SV_INODE_HIDDEN))
-		g_hash_table_add(data, inode);
+	was = __atomic_fetch_or(&inode->refused, refusal->bit, __ATOMIC_RELEASE);
+	if (!(was & refusal->bit))
+		g_hash_table_add(refusal->newly, inode);
 }
 
 struct below {
@@ -203,21 +216,71 @@ static void add_if_below(struct sv_inode_table *table, struct sv_inode *inode, v
 	g_array_append_val(below->entries, entry);
 }
 
-GArray *sv_inode_table_refilter(struct sv_inode_table *table)
+/*
+ * Sets or clears refusal's bit on the top-level inodes, and returns the
+ * entries at and below those it was newly set on.
+ */
+static GArray *refuse_tops(struct sv_inode_table *table, struct refusal *refusal)
 {
-	g_autoptr(GHashTable) hidden = g_hash_table_new(NULL, NULL);
-	struct below below = { .tops = hidden };
+	g_autoptr(GHashTable) newly = g_hash_table_new(NULL, NULL);
+	struct below below = { .tops = newly };
 
 	below.entries = g_array_new(FALSE, FALSE, sizeof(struct sv_inode_entry));
 	g_array_set_clear_func(below.entries, clear_entry);
+	GHashTableIter iter;
+	gpointer top;
+
+	refusal->newly = newly;
 	g_mutex_lock(&table->lock);
-	if (table->shown) {
-		for_each_inode(table, refilter_top, hidden);
-		if (g_hash_table_size(hidden) > 0)
-			for_each_inode(table, add_if_below, &below);
-	}
+	g_hash_table_iter_init(&iter, table->tops);
+	while (g_hash_table_iter_next(&iter, &top, NULL))
+		refuse_top(table, top, refusal);
+	if (g_hash_table_size(newly) > 0)
+		for_each_inode(table, add_if_below, &below);
 	g_mutex_unlock(&table->lock);
 	return below.entries;
+}
+
+static enum verdict filter(struct sv_inode_table *table, struct sv_inode *inode, void *data)
+{
+	return table->shown(table->shown_data, inode->name) ? ALLOW : REFUSE;
+}
+
+GArray *sv_inode_table_refilter(struct sv_inode_table *table)
+{
+	struct refusal refusal = { .bit = SV_INODE_HIDDEN, .judge = filter };
+
+	if (!table->shown)
+		return g_array_new(FALSE, FALSE, sizeof(struct sv_inode_entry));
+	return refuse_tops(table, &refusal);
+}
+
+/* Where names of SOURCE's top level now lead: name -> struct stat, none if absent. */
+static enum verdict still_there(struct sv_inode_table *table, struct sv_inode *inode, void *data)
+{
+	const struct stat *st;
+	gpointer value;
+
+	if (!g_hash_table_lookup_extended(data, inode->name, NULL, &value))
+		return LEAVE;
+	st = value;
+	return st && st->st_dev == inode->dev && st->st_ino == inode->ino ? ALLOW : REFUSE;
+}
+
+GArray *sv_inode_table_recheck(struct sv_inode_table *table, GPtrArray *names)
+{
+	g_autoptr(GHashTable) found = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	struct refusal refusal = { .bit = SV_INODE_GONE, .judge = still_there, .data = found };
+
+	/* Asked before the lock is taken, which every request needs. */
+	for (guint i = 0; i < names->len; i++) {
+		struct stat *st = g_new(struct stat, 1);
+
+		if (fstatat(table->root.fd, names->pdata[i], st, AT_SYMLINK_NOFOLLOW) < 0)
+			g_clear_pointer(&st, g_free);
+		g_hash_table_replace(found, names->pdata[i], st);
+	}
+	return refuse_tops(table, &refusal);
 }
 
 struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
@@ -248,9 +311,12 @@ struct sv_inode *sv_inode_table_lookup(struct sv_inode_table *table,
 		inode->name = g_strdup(name);
 		inode->parent = parent;
 		inode->top = parent == &table->root ? inode : parent->top;
-		/* A reload that changed the filter walked the table before this one was in it. */
-		if (inode->top == inode && table->shown && !table->shown(table->shown_data, name))
-			inode->refused = SV_INODE_HIDDEN;
+		if (inode->top == inode) {
+			g_hash_table_add(table->tops, inode);
+			/* A reload that changed the filter walked the table before this one was in it. */
+			if (table->shown && !table->shown(table->shown_data, name))
+				inode->refused = SV_INODE_HIDDEN;
+		}
 		parent->refs++;
 		g_hash_table_add(table->by_dev_ino, inode);
 		inode->id = table->next_id++;
@@ -335,6 +401,8 @@ static void unref_locked(struct sv_inode_table *table, struct sv_inode *inode,
 		g_rw_lock_writer_lock(&table->ids_lock);
 		g_hash_table_remove(table->by_id, &inode->id);
 		g_rw_lock_writer_unlock(&table->ids_lock);
+		if (inode->top == inode)
+			g_hash_table_remove(table->tops, inode);
 		if (inode->fd >= 0)
 			drop_cached_fd(table, inode);
 		free_inode(inode);

@@ -14,8 +14,9 @@
  * (name_to_handle_at(2)) show it to any local user.
  *
  * Each inode knows its top-level ancestor, the store path it belongs to.
- * When that leaves the view (a closure reload), every request that reaches
- * SOURCE through any inode below it is refused, at the cost of one load.
+ * When that leaves the view (a closure reload) or SOURCE (removed, or moved
+ * elsewhere while a client holds it), every request that reaches SOURCE
+ * through any inode below it is refused, at the cost of one load.
  */
 #ifndef STOREVIEW_INODES_H
 #define STOREVIEW_INODES_H
@@ -90,7 +91,7 @@ struct sv_inode {
 };
 
 #define SV_INODE_HIDDEN	1u	/* the filter no longer shows it */
-#define SV_INODE_GONE	2u	/* an id the table does not hold */
+#define SV_INODE_GONE	2u	/* its name in SOURCE leads elsewhere; an unknown id */
 
 struct sv_inode_table;
 
@@ -146,6 +147,14 @@ struct sv_inode_entry {
  * with g_array_unref()).  A walk of the whole table: for rare events only.
  */
 GArray *sv_inode_table_refilter(struct sv_inode_table *table);
+
+/*
+ * Asks SOURCE again where these top-level names lead, once a watch saw
+ * them change: inodes of those names they no longer lead to are refused as
+ * gone (-ESTALE), those they lead to again are allowed.  Returns what
+ * sv_inode_table_refilter() returns, for the inodes newly gone.
+ */
+GArray *sv_inode_table_recheck(struct sv_inode_table *table, GPtrArray *names);
 
 /*
  * Finds the inode for st found as name in parent, or adds it, and counts

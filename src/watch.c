@@ -2,7 +2,8 @@
  * The top-level watcher; see watch.h.  New names need no notice: the view
  * never lets the kernel cache a failed lookup, so a path added to SOURCE is
  * found by the next lookup.  Names that leave need one, as the kernel keeps
- * their entries for the whole timeout (an hour by default).
+ * their entries for the whole timeout (an hour by default); and what a
+ * client holds below a path that left is refused, wherever it went.
  */
 #include "config.h"
 
@@ -35,6 +36,7 @@ static bool handle_events(struct sv_watch *watch, const char *buf, ssize_t len)
 {
 	struct sv_fs *fs = watch->fs;
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) moved = g_ptr_array_new_with_free_func(g_free);
 	bool watching = true;
 
 	for (const char *p = buf; p < buf + len;) {
@@ -47,14 +49,21 @@ static bool handle_events(struct sv_watch *watch, const char *buf, ssize_t len)
 
 			g_message("SOURCE changed faster than inotify reports; rechecking %u top-level entries",
 				  all->len);
+			for (guint i = 0; i < all->len; i++)
+				g_ptr_array_add(moved, g_strdup(all->pdata[i]));
 			g_ptr_array_extend_and_steal(names, g_steal_pointer(&all));
-		} else if (ev->len > 0 && (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_ATTRIB))) {
-			g_ptr_array_add(names, g_strdup(ev->name));
+		} else if (ev->len > 0) {
+			if (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_ATTRIB))
+				g_ptr_array_add(names, g_strdup(ev->name));
+			/* A path moved back in leads to its inodes again. */
+			if (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
+				g_ptr_array_add(moved, g_strdup(ev->name));
 		}
 		if (ev->mask & IN_IGNORED)
 			watching = false;
 		p += sizeof(*ev) + ev->len;
 	}
+	sv_fs_recheck_top_level(fs, moved);
 	sv_fs_forget_top_level(fs, names);
 	return watching;
 }

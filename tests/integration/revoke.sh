@@ -21,11 +21,14 @@ revoked=$src/rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-revoked
 mkdir -p "$revoked/sub"
 echo revoked >"$revoked/sub/file"
 echo revoked >"$revoked/sub/handle"
+moved=$src/mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm-moved
+mkdir -p "$moved/dir"
+echo moved >"$moved/dir/file"
 closure=$SV_TMP/closure
-printf '%s\n' "${other##*/}" "${revoked##*/}" >"$closure"
+printf '%s\n' "${other##*/}" "${revoked##*/}" "${moved##*/}" >"$closure"
 sv_mount "$src" "$mnt" -o allow_other,closure="$closure"
 daemon=$SV_DAEMON
-v_other=$mnt/${other##*/} v_revoked=$mnt/${revoked##*/}
+v_other=$mnt/${other##*/} v_revoked=$mnt/${revoked##*/} v_moved=$mnt/${moved##*/}
 cases=0
 probes=0
 case_ok() { cases=$((cases + 1)); sv_pass "$*"; }
@@ -92,8 +95,8 @@ exec {cwd_fd}>"$SV_TMP/cwd.in"
 sv_wait_for "$SV_TMP/cwd.out" 10
 sv_hold_dir revoked "$v_revoked/sub" 0 file
 cat "$v_revoked/sub/file" >/dev/null
-reload "${other##*/}"
-grep -q "reloaded: 1 entries, 0 added, 1 removed" "$SV_LOG" || sv_fail "reload: $(cat "$SV_LOG")"
+reload "${other##*/}" "${moved##*/}"
+grep -q "reloaded: 2 entries, 0 added, 1 removed" "$SV_LOG" || sv_fail "reload: $(cat "$SV_LOG")"
 echo after >"$revoked/sub/after"
 sv_release_dir revoked
 [ "$SV_RELEASED" = "list err ENOENT file err ENOENT " ] ||
@@ -108,10 +111,44 @@ wait "$handle_pid" || sv_fail "hold-handle: $(cat "$SV_TMP/handle.out")"
 	sv_fail "a file handle held across the reload: $(cat "$SV_TMP/handle.out")"
 out=$(cat "$v_revoked/sub/file" 2>&1) && sv_fail "the removed path is still read by name: $out"
 alive "the closure reload"
-reload "${other##*/}" "${revoked##*/}"
+reload "${other##*/}" "${revoked##*/}" "${moved##*/}"
 [ "$(cat "$v_revoked/sub/after")" = after ] || sv_fail "the path added again is not read"
 alive "the second reload"
 case_ok "a reload that removed a store path: a directory fd, a working directory and a file handle held below it get ENOENT (a listing, a file read before, a file made after); added again, it is read again"
+
+# 3. A store path moved out of SOURCE while clients hold a directory of
+# it (a working directory, a directory fd): what they hold answers ESTALE,
+# also for a file made there after the move.
+mkfifo "$SV_TMP/mcwd.in"
+(
+	set +e
+	cd "$v_moved/dir" || exit
+	echo held >"$SV_TMP/mcwd.out"
+	read -r _
+	{ cat file; cat new; ls; } >>"$SV_TMP/mcwd.out" 2>&1
+) <"$SV_TMP/mcwd.in" &
+mcwd_pid=$!
+exec {mcwd_fd}>"$SV_TMP/mcwd.in"
+sv_wait_for "$SV_TMP/mcwd.out" 10
+sv_hold_dir moved "$v_moved/dir" 0 new
+cat "$v_moved/dir/file" >/dev/null
+mv "$moved" "$outside/"
+echo new >"$outside/${moved##*/}/dir/new"
+# The watcher has seen the move once the name is gone from the view.
+for _ in $(seq "$SV_WAIT_TENTHS"); do
+	[ -e "$v_moved" ] || break
+	sleep 0.1
+done
+[ ! -e "$v_moved" ] || sv_fail "the moved path still shows"
+sv_release_dir moved
+[ "$SV_RELEASED" = "list err ESTALE new err ESTALE " ] ||
+	sv_fail "a directory fd held across the move: $SV_RELEASED"
+exec {mcwd_fd}>&-
+wait "$mcwd_pid" || true
+[ "$(grep -c 'Stale file handle' "$SV_TMP/mcwd.out")" = 3 ] ||
+	sv_fail "a working directory held across the move: $(cat "$SV_TMP/mcwd.out")"
+alive "the move"
+case_ok "a store path moved out of SOURCE: a directory fd and a working directory held in it get ESTALE (a listing, a file read before, a file made after)"
 
 kill -0 "$daemon" || sv_fail "the daemon died"
 sv_unmount "$mnt"

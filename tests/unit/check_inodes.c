@@ -345,6 +345,38 @@ START_TEST(refilter_refuses_below_a_hidden_entry)
 }
 END_TEST
 
+/* A store path moved away while held: refused below, until its name leads to it again. */
+START_TEST(recheck_refuses_below_a_moved_entry)
+{
+	g_autofree char *m = g_build_filename(tmp, "m", NULL);
+	g_autofree char *d = g_build_filename(tmp, "m", "d", NULL);
+	g_autofree char *away = g_build_filename(tmp, "away", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
+	g_autoptr(GArray) gone = NULL, back = NULL;
+
+	ck_assert_int_eq(g_mkdir_with_parents(d, 0755), 0);
+	struct sv_inode *im = lookup(root, "m"), *id = lookup(im, "d");
+
+	/* Its fd cached, as while a client works in it. */
+	ck_assert_int_ge(sv_inode_get_dirfd(table, id), 0);
+	sv_inode_put_dirfd(table, id);
+	ck_assert_int_eq(rename(m, away), 0);
+	g_ptr_array_add(names, "m");
+	gone = sv_inode_table_recheck(table, names);
+	ck_assert_uint_eq(gone->len, 2);
+	ck_assert_int_eq(sv_inode_get_dirfd(table, id), -ESTALE);
+	ck_assert_int_eq(sv_inode_refused(im), -ESTALE);
+	ck_assert_int_eq(rename(away, m), 0);
+	back = sv_inode_table_recheck(table, names);
+	ck_assert_uint_eq(back->len, 0);
+	ck_assert_int_ge(sv_inode_get_dirfd(table, id), 0);
+	sv_inode_put_dirfd(table, id);
+	sv_inode_table_forget(table, id, 1);
+	sv_inode_table_forget(table, im, 1);
+}
+END_TEST
+
 Suite *inodes_suite(void)
 {
 	Suite *s = suite_create("inodes");
@@ -362,6 +394,7 @@ Suite *inodes_suite(void)
 	tcase_add_test(tc, ids_are_counted_never_reused);
 	tcase_add_test(tc, unknown_id_is_refused);
 	tcase_add_test(tc, refilter_refuses_below_a_hidden_entry);
+	tcase_add_test(tc, recheck_refuses_below_a_moved_entry);
 	suite_add_tcase(s, tc);
 	return s;
 }
