@@ -9,9 +9,11 @@
  * The harness plays the kernel: it uses only node ids and handles that
  * replies gave, never forgets more lookups than replies counted, nor a node
  * that has an open handle; everything else (names, offsets, sizes, flags,
- * callers) comes from the input as it could from a client.  It checks what
- * the kernel relies on: one reply per request (none for FORGET), no reply
- * larger than asked, listings of valid names, attributes and data that
+ * callers) comes from the input as it could from a client.  In passthrough
+ * mode it also plays the kernel's side of the backing-file ioctls.  It
+ * checks what the kernel relies on: one reply per request (none for
+ * FORGET) within REQUEST_SECONDS, no reply larger than asked, one way of
+ * reading each open node, listings of valid names, attributes and data that
  * match the fixture, access granted and refused as SOURCE would (by the
  * daemon, and by the kernel from the modes shown), and that the end leaves
  * no inode and no fd behind.
@@ -37,6 +39,7 @@
 #include <glib.h>
 #include <linux/fuse.h>
 
+#include "compat.h"
 #include "fs.h"
 #include "virtfs.h"
 
@@ -45,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_REQUESTS 256
 #define MAX_HANDLES 32
 #define MAX_OFFSETS 32
+#define MAX_BACKING 64		/* backing files registered at once */
 #define MAX_READ (1024 * 1024)
 #define MAX_READDIR (128 * 1024)
 #define MAX_XATTR 65536		/* XATTR_SIZE_MAX, XATTR_LIST_MAX: what the kernel passes on */
@@ -57,6 +61,7 @@ enum {
 	MODE_CLOSURE = 1 << 3,
 	MODE_NO_OPENDIR = 1 << 4,
 	MODE_FEW_DIR_FDS = 1 << 5,
+	MODE_PASSTHROUGH = 1 << 6,
 };
 
 /* The low 5 bits of a request's first byte. */
@@ -87,15 +92,16 @@ static const char *const xattr_names[] = {
 /*
  * What SOURCE's owner may do under a running view (a store path collected,
  * made again, a file replaced, a directory moved out) and how it is undone.
- * The path becomes what with.  Not a FIFO: an open of one that was a file
- * at lookup blocks (issue 17), which would stop the run, not fail it.
+ * The path becomes what with: a fifo in a file's place must not block an
+ * open (issue 17), which would stop the run, not fail it.
  */
-enum replacement { NOTHING, A_FILE, A_DIR, A_SYMLINK_OUT };
+enum replacement { NOTHING, A_FILE, A_DIR, A_SYMLINK_OUT, A_FIFO };
 static const struct { const char *path; enum replacement with; } changes[] = {
 	{ "aaa-pkg/share/doc.txt", A_FILE }, { "aaa-pkg/bin", A_FILE },
 	{ "aaa-pkg/many/e001", NOTHING }, { "aaa-pkg/share", NOTHING },
 	{ "ddd-file", A_SYMLINK_OUT }, { "aaa-pkg", A_DIR }, { "aaa-pkg/share/big", A_DIR },
-	{ "aaa-pkg/bin/link", A_SYMLINK_OUT },
+	{ "aaa-pkg/bin/link", A_SYMLINK_OUT }, { "aaa-pkg/bin/hello", A_FIFO },
+	{ "aaa-pkg/many/e050", A_FIFO },
 };
 /* Outside SOURCE: no reply may ever hold it. */
 #define CANARY "c4n4ry-0f-the-w0rld-0utside"
@@ -115,6 +121,8 @@ struct handle {
 	uint64_t node;
 	bool dir;
 	bool kernel_only;	/* no_open: the kernel opened it alone, fh 0, no RELEASE */
+	int backing;		/* the backing file the open named, or 0 */
+	int backing_fd;		/* the kernel's own reference to it, or -1 */
 };
 
 struct input {
@@ -139,10 +147,21 @@ struct harness {
 	gid_t gid;
 	unsigned int changed;		/* how many of changes[] were made, in order made */
 	unsigned int change_order[G_N_ELEMENTS(changes)];
+	/* MODE_PASSTHROUGH: the kernel's backing files, by id - 1; -1 for none. */
+	int backing[MAX_BACKING];
+	int refusal;			/* the kernel's answer to the next registration */
 };
 
 /* FUZZ_TRACE=1 in the environment: each request and its answer on stderr. */
 static bool trace;
+
+/*
+ * A request that never returns (a handler blocked on a fifo, say) would
+ * stop the run, not fail it: watchdog() fails it after this long.
+ */
+#define REQUEST_SECONDS 10
+static gint64 request_started;	/* g_get_monotonic_time(), 0 between requests */
+static uint32_t request_opcode;
 
 static struct {
 	char *scratch;
@@ -378,6 +397,10 @@ static void change_store(struct harness *h, unsigned int k)
 		if (symlink(k % 2 ? fixture.outside : file, path) < 0)
 			broken("cannot make %s: %s", path, g_strerror(errno));
 		break;
+	case A_FIFO:
+		if (mkfifo(path, 0644) < 0)
+			broken("cannot make %s: %s", path, g_strerror(errno));
+		break;
 	}
 }
 
@@ -414,6 +437,80 @@ static ssize_t sink_read(int fd, void *buf, size_t len, void *userdata)
 {
 	errno = ENODEV;
 	return -1;
+}
+
+/*
+ * The kernel's side of passthrough (MODE_PASSTHROUGH).  The daemon
+ * registers backing files with ioctls on its /dev/fuse fd, which the
+ * session's fd is not here: scripts/fuzz links this target with
+ * --wrap=ioctl, so that the daemon's ioctls come here, and the harness
+ * answers those on the session's fd as the kernel does.
+ */
+static struct harness *running;
+
+int __wrap_ioctl(int fd, unsigned long request, ...);
+int __real_ioctl(int fd, unsigned long request, ...);
+
+/* FUSE_DEV_IOC_BACKING_OPEN: the kernel keeps its own reference to the file. */
+static int backing_open(struct harness *h, const struct fuse_backing_map *map)
+{
+	int flags = fcntl(map->fd, F_GETFL);
+	struct stat st;
+
+	if (map->flags || map->padding)
+		broken("a backing file registered with flags %#x", map->flags);
+	if (flags < 0 || fstat(map->fd, &st) < 0)
+		broken("a backing file registered as fd %d: %s", map->fd, g_strerror(errno));
+	if (!S_ISREG(st.st_mode) || (flags & (O_ACCMODE | O_PATH)) != O_RDONLY)
+		broken("a backing file of mode %o registered open with flags %#x", st.st_mode,
+		       flags);
+	if (h->refusal) {
+		errno = -h->refusal;
+		return -1;
+	}
+	for (int id = 1; id <= MAX_BACKING; id++) {
+		if (h->backing[id - 1] < 0) {
+			h->backing[id - 1] = fcntl(map->fd, F_DUPFD_CLOEXEC, 0);
+			if (h->backing[id - 1] < 0)
+				broken("cannot keep a backing file: %s", g_strerror(errno));
+			return id;
+		}
+	}
+	broken("more than %d backing files registered", MAX_BACKING);
+}
+
+static bool backing_registered(const struct harness *h, int id)
+{
+	return id > 0 && id <= MAX_BACKING && h->backing[id - 1] >= 0;
+}
+
+/* FUSE_DEV_IOC_BACKING_CLOSE */
+static int backing_close(struct harness *h, const uint32_t *id)
+{
+	if (!backing_registered(h, (int)*id))
+		broken("backing file %u unregistered, which is not registered", *id);
+	close(h->backing[*id - 1]);
+	h->backing[*id - 1] = -1;
+	return 0;
+}
+
+int __wrap_ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!running || fd != fuse_session_fd(running->se))
+		return __real_ioctl(fd, request, arg);
+	if (!(running->mode & MODE_PASSTHROUGH))
+		broken("ioctl %#lx on /dev/fuse without passthrough", request);
+	if (request == FUSE_DEV_IOC_BACKING_OPEN)
+		return backing_open(running, arg);
+	if (request == FUSE_DEV_IOC_BACKING_CLOSE)
+		return backing_close(running, arg);
+	broken("ioctl %#lx on /dev/fuse", request);
 }
 
 static void log_to_stderr(enum fuse_log_level level, const char *fmt, va_list ap)
@@ -454,7 +551,10 @@ static struct reply request(struct harness *h, uint32_t opcode, uint64_t nodeid,
 	if (len2)
 		memcpy((char *)(in + 1) + len1, arg2, len2);
 	g_byte_array_set_size(h->replies, 0);
+	__atomic_store_n(&request_opcode, opcode, __ATOMIC_RELAXED);
+	__atomic_store_n(&request_started, g_get_monotonic_time(), __ATOMIC_RELEASE);
 	fuse_session_process_buf(h->se, &buf);
+	__atomic_store_n(&request_started, 0, __ATOMIC_RELEASE);
 
 	if (trace)
 		fprintf(stderr, "request %llu: opcode %u node %#llx uid %u: %d, %u bytes\n",
@@ -734,11 +834,13 @@ static struct handle *handle_of(struct harness *h, uint64_t node, bool dir)
 
 static void add_handle(struct harness *h, uint64_t fh, uint64_t node, bool dir, bool kernel_only)
 {
-	h->handles[h->nhandles++] = (struct handle){ fh, node, dir, kernel_only };
+	h->handles[h->nhandles++] = (struct handle){ fh, node, dir, kernel_only, 0, -1 };
 }
 
 static void drop_handle(struct harness *h, struct handle *handle)
 {
+	if (handle->backing_fd >= 0)
+		close(handle->backing_fd);
 	*handle = h->handles[--h->nhandles];
 }
 
@@ -821,6 +923,43 @@ static void do_getattr(struct harness *h, struct input *in)
 		       arg.getattr_flags ? "of an open file" : "", r.error);
 }
 
+/*
+ * An open answered with a backing file: the kernel takes its own
+ * reference to it, and reads it without the daemon.  It must be the
+ * node's file.
+ */
+static void opened_by_passthrough(struct harness *h, const struct node *node,
+				  struct handle *handle, int backing)
+{
+	g_autofree char *path = real_path(node);
+	struct stat want, got;
+
+	if (!backing_registered(h, backing))
+		broken("open '%s': backing file %d, which is not registered", node->path, backing);
+	handle->backing = backing;
+	handle->backing_fd = fcntl(h->backing[backing - 1], F_DUPFD_CLOEXEC, 0);
+	if (handle->backing_fd < 0 || fstat(handle->backing_fd, &got) < 0)
+		broken("cannot keep a backing file: %s", g_strerror(errno));
+	if (!h->changed && (lstat(path, &want) < 0 || want.st_dev != got.st_dev ||
+			    want.st_ino != got.st_ino))
+		broken("open '%s': backing file %d is another file", node->path, backing);
+}
+
+/*
+ * The kernel reads an inode either by passthrough, from one backing file,
+ * or through the daemon, never both at once: every open file of a node
+ * must be read as the others are.
+ */
+static void check_same_backing(const struct harness *h, const struct node *node,
+			       const struct handle *handle)
+{
+	for (unsigned int i = 0; i < h->nhandles; i++)
+		if (h->handles[i].node == node->id && !h->handles[i].dir &&
+		    h->handles[i].backing != handle->backing)
+			broken("open '%s': backing file %d, while another open file of it has %d",
+			       node->path, handle->backing, h->handles[i].backing);
+}
+
 static void do_open(struct harness *h, struct input *in)
 {
 	static const int flag_bits[] = {
@@ -840,14 +979,26 @@ static void do_open(struct harness *h, struct input *in)
 	/* The kernel opens directories with OPENDIR. */
 	if (S_ISDIR(node->type))
 		return;
+	if (h->mode & MODE_PASSTHROUGH) {
+		unsigned int refusal = (unsigned int)take(in, 1);
+
+		/* A backing file stacked too deep; a daemon without CAP_SYS_ADMIN. */
+		h->refusal = refusal < 16 ? -ELOOP : refusal < 20 ? -EPERM : 0;
+	}
 	r = request(h, FUSE_OPEN, node->id, &arg, sizeof(arg), NULL, 0);
 	expect_len(&r, sizeof(struct fuse_open_out), "open");
 	if (!h->opts.no_open)
 		check_access(h, node->path, S_IFREG, R_OK, r.error, "open");
 	if (r.error == 0) {
+		const struct fuse_open_out *out = (const void *)r.data;
+
 		if (h->opts.no_open)
 			broken("open '%s' answered under no_open", node->path);
-		add_handle(h, ((const struct fuse_open_out *)r.data)->fh, node->id, false, false);
+		add_handle(h, out->fh, node->id, false, false);
+		if (out->open_flags & FOPEN_PASSTHROUGH)
+			opened_by_passthrough(h, node, &h->handles[h->nhandles - 1],
+					      (int)out->SV_OPEN_OUT_BACKING_ID);
+		check_same_backing(h, node, &h->handles[h->nhandles - 1]);
 	} else if (r.error == -ENOSYS && h->opts.no_open && S_ISREG(node->type)) {
 		/* The kernel then opens the file itself, with handle 0. */
 		add_handle(h, 0, node->id, false, true);
@@ -890,6 +1041,28 @@ static GByteArray *expected_data(const struct harness *h, const struct node *nod
 	return want;
 }
 
+/* A read by passthrough: the kernel reads the backing file, sending no READ. */
+static void read_backing_file(struct harness *h, const struct node *node,
+			      const struct handle *handle, uint64_t offset, uint32_t size)
+{
+	g_autofree uint8_t *got = g_malloc(MAX(size, 1));
+	g_autoptr(GByteArray) want = NULL;
+	ssize_t n = pread(handle->backing_fd, got, size, (off_t)offset);
+
+	if (n < 0)
+		broken("read '%s' by passthrough: %s", node->path, g_strerror(errno));
+	if (trace)
+		fprintf(stderr, "read by passthrough of backing file %d: %zd bytes\n",
+			handle->backing, n);
+	if (h->changed)
+		return;
+	want = expected_data(h, node, offset, size);
+	/* A regular file's pread gives all that is there, short only at its end. */
+	if ((size_t)n != want->len || (n && memcmp(got, want->data, (size_t)n) != 0))
+		broken("read '%s' by passthrough of %u at %llu: %zd bytes, not SOURCE's %u",
+		       node->path, size, (unsigned long long)offset, n, want->len);
+}
+
 static void do_read(struct harness *h, struct input *in)
 {
 	struct handle *handle = pick_handle(h, in, false);
@@ -907,6 +1080,10 @@ static void do_read(struct harness *h, struct input *in)
 	/* The kernel's own checks keep a read within the largest offset. */
 	arg.offset = MIN(arg.offset, (uint64_t)INT64_MAX - arg.size);
 	arg.flags = O_RDONLY;
+	if (handle->backing) {
+		read_backing_file(h, node, handle, arg.offset, arg.size);
+		return;
+	}
 	r = request(h, FUSE_READ, handle->node, &arg, sizeof(arg), NULL, 0);
 	if (r.len > arg.size)
 		broken("read '%s': %zu bytes, more than the %u asked", node->path, r.len, arg.size);
@@ -1258,7 +1435,8 @@ static void start(struct harness *h, unsigned int mode)
 		.dir_fd_cache = (mode & MODE_FEW_DIR_FDS) ? 2 : SV_DEFAULT_DIR_FD_CACHE,
 		.virtfs_xattrs = mode & MODE_VIRTFS, .no_open = mode & MODE_NO_OPEN,
 		.closure_path = (mode & MODE_CLOSURE) ? fixture.closure : NULL,
-		.store_dir = fixture.store, .no_passthrough = true, .ready_fd = -1,
+		.store_dir = fixture.store, .no_passthrough = !(mode & MODE_PASSTHROUGH),
+		.ready_fd = -1,
 	};
 	h->fs = (struct sv_fs){ .opts = &h->opts };
 	g_rw_lock_init(&h->fs.closure_lock);
@@ -1278,7 +1456,15 @@ static void start(struct harness *h, unsigned int mode)
 	if (!h->se || fuse_session_custom_io(h->se, &io, open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		broken("cannot start a session");
 	h->fs.se = h->se;
-	h->fs.open_files = sv_open_files_new(NULL);
+	for (int i = 0; i < MAX_BACKING; i++)
+		h->backing[i] = -1;
+	running = h;
+	/* As the daemon does once the kernel offers passthrough at INIT. */
+	if (mode & MODE_PASSTHROUGH) {
+		h->fs.passthrough = sv_passthrough_new(h->se);
+		sv_passthrough_enable(h->fs.passthrough);
+	}
+	h->fs.open_files = sv_open_files_new(h->fs.passthrough);
 	h->replies = g_byte_array_new();
 	h->room = 64;
 	h->nodes = g_new(struct node, h->room);
@@ -1313,11 +1499,16 @@ static void stop(struct harness *h)
 	if (inodes != 1 || dir_fds != 0)
 		broken("every lookup forgotten, yet %u inodes and %u cached fds remain",
 		       inodes, dir_fds);
+	for (int id = 1; id <= MAX_BACKING; id++)
+		if (backing_registered(h, id))
+			broken("every file released, yet backing file %d is registered", id);
 
+	running = NULL;
 	fuse_session_destroy(h->se);
 	sv_prefetch_free(h->fs.prefetch);
 	sv_readahead_free(h->fs.readahead);
 	sv_open_files_free(h->fs.open_files);
+	sv_passthrough_free(h->fs.passthrough);
 	sv_inode_table_free(h->fs.inodes);
 	sv_closure_free(h->fs.closure);
 	g_rw_lock_clear(&h->fs.closure_lock);
@@ -1326,6 +1517,18 @@ static void stop(struct harness *h)
 		g_free(h->nodes[i].path);
 	g_free(h->nodes);
 	restore_store(h);
+}
+
+static gpointer watchdog(gpointer data)
+{
+	for (;;) {
+		gint64 started = __atomic_load_n(&request_started, __ATOMIC_ACQUIRE);
+
+		if (started && g_get_monotonic_time() - started > REQUEST_SECONDS * G_USEC_PER_SEC)
+			broken("opcode %u: no reply after %d s", request_opcode, REQUEST_SECONDS);
+		g_usleep(G_USEC_PER_SEC / 4);
+	}
+	return NULL;
 }
 
 static void quiet_log(const gchar *domain, GLogLevelFlags level, const gchar *message,
@@ -1349,6 +1552,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		trace = getenv("FUZZ_TRACE") != NULL;
 		/* The handlers' own messages (debug, a missing closure entry) are noise here. */
 		g_log_set_default_handler(quiet_log, NULL);
+		g_thread_unref(g_thread_new("watchdog", watchdog, NULL));
 		ready = true;
 	}
 	fds = count_fds();
