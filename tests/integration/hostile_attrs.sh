@@ -50,19 +50,24 @@ alive() {
 
 # 1. getxattr of a missing attribute, from 4 processes of 8 threads at once,
 # twice: every answer is ENODATA, whatever the daemon's locks went through
-# between the call that failed and the reply.
+# between the call that failed and the reply.  A daemon under valgrind runs
+# one thread at a time, contends for no lock, and takes a minute for 30,000
+# calls: it gets a short storm.
+threads=8 calls=5000
+[ ${#SV_WRAPPER[@]} -eq 0 ] || threads=2 calls=250
 for round in 1 2; do
 	storms=()
 	for p in 1 2 3 4; do
-		"$PROBE" getxattr-storm 8 5000 user.absent "$v"/d*/file >"$SV_TMP/storm.$round.$p" &
+		"$PROBE" getxattr-storm "$threads" "$calls" user.absent "$v"/d*/file >"$SV_TMP/storm.$round.$p" &
 		storms+=($!)
 	done
 	for p in "${storms[@]}"; do wait "$p" || sv_fail "a getxattr storm failed"; done
 done
-calls=$(cat "$SV_TMP"/storm.*.* | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')
-[ "$calls" = "8 calls=40000 ENODATA=40000;" ] || sv_fail "getxattr of a missing attribute answered (count, answers): $calls"
+per=$((threads * calls))
+answers=$(cat "$SV_TMP"/storm.*.* | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')
+[ "$answers" = "8 calls=$per ENODATA=$per;" ] || sv_fail "getxattr of a missing attribute answered (count, answers): $answers"
 alive "the getxattr storms"
-case_ok "320000 getxattr calls of a missing attribute by 32 threads at once: every one ENODATA"
+case_ok "$((8 * per)) getxattr calls of a missing attribute by $((4 * threads)) threads at once: every one ENODATA"
 
 # xattr_names PATH [PREFIX...]: the names of PATH's xattrs as the command
 # PREFIX (e.g. as_nobody) lists them, on one line.
