@@ -17,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "closure_view.h"
 #include "daemon.h"
 #include "fs.h"
 #include "init.h"
@@ -70,7 +71,7 @@ static void *signal_main(void *data)
 			log_stats(st->fs);
 		else if (!st->fs->opts->closure_path)
 			g_message("SIGHUP: no closure to reload");
-		else if (sv_fs_load_closure(st->fs, &error) < 0) {
+		else if (sv_closure_view_load(st->fs, &error) < 0) {
 			g_warning("%s; the previous closure stays in force", error);
 			g_free(error);
 		}
@@ -139,7 +140,7 @@ static int open_source(struct sv_fs *fs, char **error)
 		close(fs->root_fd);
 		return -1;
 	}
-	return sv_fs_load_closure(fs, error);
+	return sv_closure_view_load(fs, error);
 }
 
 /* The FUSE session, and the open files table that may register backing files with it. */

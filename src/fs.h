@@ -49,27 +49,4 @@ extern const struct fuse_lowlevel_ops sv_ops;
 
 #define SV_STAT_ADD(fs, field) __atomic_add_fetch(&(fs)->stats.field, 1, __ATOMIC_RELAXED)
 
-/* Whether name in parent is part of the view (the closure filter). */
-bool sv_fs_visible(struct sv_fs *fs, const struct sv_inode *parent, const char *name);
-
-/*
- * Makes the kernel forget these names of the root, which left the view, and
- * the root's attributes and listing.
- */
-void sv_fs_forget_top_level(struct sv_fs *fs, GPtrArray *names);
-
-/*
- * Refuses what the kernel holds at and below these names of the root, if
- * they no longer lead to it in SOURCE (removed, or moved away while held),
- * and makes the kernel forget it; allows it again if they lead to it again.
- */
-void sv_fs_recheck_top_level(struct sv_fs *fs, GPtrArray *names);
-
-/*
- * (Re)reads the closure file, if the view has one.  At start a bad file is
- * fatal (-1 with *error set); on reload the old closure stays in force and
- * the kernel forgets the entries that left it.
- */
-int sv_fs_load_closure(struct sv_fs *fs, char **error);
-
 #endif

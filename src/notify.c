@@ -2,11 +2,34 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <time.h>
 #include <glib.h>
 
 #include "notify.h"
+
+void sv_notify_forget_top_level(struct sv_fs *fs, GPtrArray *names)
+{
+	for (guint i = 0; i < names->len; i++) {
+		const char *name = names->pdata[i];
+
+		/* -ENOENT: the kernel had not cached it. */
+		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, name, strlen(name));
+	}
+	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+}
+
+void sv_notify_forget_entries(struct sv_fs *fs, GArray *entries)
+{
+	for (guint i = 0; i < entries->len; i++) {
+		const struct sv_inode_entry *e = &g_array_index(entries, struct sv_inode_entry, i);
+
+		/* -ENOENT: the kernel had not cached it, or forgot it meanwhile. */
+		fuse_lowlevel_notify_inval_entry(fs->se, e->parent_id, e->name, strlen(e->name));
+		fuse_lowlevel_notify_inval_inode(fs->se, e->id, 0, 0);
+	}
+}
 
 #define JOIN_GRACE_SECONDS 2
 

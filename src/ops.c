@@ -19,6 +19,7 @@
 #include <glib.h>
 
 #include "acl.h"
+#include "closure_view.h"
 #include "fs.h"
 #include "ops.h"
 #include "policy.h"
@@ -196,7 +197,7 @@ static void sv_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		fuse_reply_err(req, strlen(name) > NAME_MAX ? ENAMETOOLONG : ENOENT);
 		return;
 	}
-	if (!sv_fs_visible(fs, parent, name)) {
+	if (!sv_closure_view_shows(fs, parent, name)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}

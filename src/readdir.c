@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <glib.h>
 
+#include "closure_view.h"
 #include "fs.h"
 #include "ops.h"
 #include "policy.h"
@@ -137,7 +138,7 @@ static size_t add_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *dir_i
 	size_t size;
 
 	*err = 0;
-	if (!sv_policy_is_dot_or_dotdot(entry->name) && !sv_fs_visible(fs, dir_inode, entry->name)) {
+	if (!sv_policy_is_dot_or_dotdot(entry->name) && !sv_closure_view_shows(fs, dir_inode, entry->name)) {
 		*err = -ENOENT;
 		return 0;
 	}

@@ -29,6 +29,21 @@ struct sv_watch {
 };
 
 /*
+ * Refuses what the kernel holds at and below these names of the root, if
+ * they no longer lead to it in SOURCE (removed, or moved away while held),
+ * and makes the kernel forget it; allows it again if they lead to it again.
+ */
+static void recheck_top_level(struct sv_fs *fs, GPtrArray *names)
+{
+	g_autoptr(GArray) gone = NULL;
+
+	if (names->len == 0)
+		return;
+	gone = sv_inode_table_recheck(fs->inodes, names);
+	sv_notify_forget_entries(fs, gone);
+}
+
+/*
  * Handles one batch of events (never empty); false once the watch is gone
  * (SOURCE's root removed).  Any event changed the root itself too.
  */
@@ -63,8 +78,8 @@ static bool handle_events(struct sv_watch *watch, const char *buf, ssize_t len)
 			watching = false;
 		p += sizeof(*ev) + ev->len;
 	}
-	sv_fs_recheck_top_level(fs, moved);
-	sv_fs_forget_top_level(fs, names);
+	recheck_top_level(fs, moved);
+	sv_notify_forget_top_level(fs, names);
 	return watching;
 }
 

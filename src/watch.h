@@ -14,7 +14,7 @@ struct sv_watch;
 /*
  * Watches SOURCE's root with inotify and invalidates the kernel's entries
  * for names that leave it, and refuses what clients hold below them (see
- * sv_fs_recheck_top_level()), from a thread of its own.  NULL, with *error
+ * sv_inode_table_recheck()), from a thread of its own.  NULL, with *error
  * set, if inotify refuses (e.g. no instances left).
  */
 struct sv_watch *sv_watch_start(struct sv_fs *fs, char **error);

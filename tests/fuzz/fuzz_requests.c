@@ -39,6 +39,7 @@
 #include <glib.h>
 #include <linux/fuse.h>
 
+#include "closure_view.h"
 #include "compat.h"
 #include "fs.h"
 #include "virtfs.h"
@@ -1445,7 +1446,7 @@ static void start(struct harness *h, unsigned int mode)
 		       sv_inode_table_new(h->fs.root_fd, h->opts.dir_fd_cache);
 	if (!h->fs.inodes)
 		broken("cannot open the fixture: %s", g_strerror(errno));
-	if (sv_fs_load_closure(&h->fs, &error) < 0)
+	if (sv_closure_view_load(&h->fs, &error) < 0)
 		broken("closure: %s", error);
 	if (mode & MODE_PREFETCH) {
 		h->fs.prefetch = sv_prefetch_new(NULL);

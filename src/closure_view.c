@@ -1,14 +1,10 @@
-/*
- * The closure filter of a running view: looked up by every lookup and
- * listing at the root, swapped whole on SIGHUP.
- */
+/* The closure in force in a running view; see closure_view.h. */
 #include "config.h"
 
-#include <string.h>
+#include "closure_view.h"
+#include "notify.h"
 
-#include "fs.h"
-
-bool sv_fs_visible(struct sv_fs *fs, const struct sv_inode *parent, const char *name)
+bool sv_closure_view_shows(struct sv_fs *fs, const struct sv_inode *parent, const char *name)
 {
 	bool visible;
 
@@ -34,22 +30,6 @@ static bool closure_shows(void *data, const char *name)
 	return shown;
 }
 
-/*
- * Makes the kernel forget entries at and below top-level ones that left
- * the view, and their attributes, pages and listings: requests through
- * them are refused already, and this spares the kernel asking.
- */
-static void forget_entries(struct sv_fs *fs, GArray *entries)
-{
-	for (guint i = 0; i < entries->len; i++) {
-		const struct sv_inode_entry *e = &g_array_index(entries, struct sv_inode_entry, i);
-
-		/* -ENOENT: the kernel had not cached it, or forgot it meanwhile. */
-		fuse_lowlevel_notify_inval_entry(fs->se, e->parent_id, e->name, strlen(e->name));
-		fuse_lowlevel_notify_inval_inode(fs->se, e->id, 0, 0);
-	}
-}
-
 static int report_missing(struct sv_fs *fs, struct sv_closure *closure, char **error)
 {
 	g_autoptr(GPtrArray) missing = sv_closure_missing(closure, fs->root_fd);
@@ -67,28 +47,7 @@ static int report_missing(struct sv_fs *fs, struct sv_closure *closure, char **e
 	return 0;
 }
 
-void sv_fs_forget_top_level(struct sv_fs *fs, GPtrArray *names)
-{
-	for (guint i = 0; i < names->len; i++) {
-		const char *name = names->pdata[i];
-
-		/* -ENOENT: the kernel had not cached it. */
-		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, name, strlen(name));
-	}
-	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
-}
-
-void sv_fs_recheck_top_level(struct sv_fs *fs, GPtrArray *names)
-{
-	g_autoptr(GArray) gone = NULL;
-
-	if (names->len == 0)
-		return;
-	gone = sv_inode_table_recheck(fs->inodes, names);
-	forget_entries(fs, gone);
-}
-
-int sv_fs_load_closure(struct sv_fs *fs, char **error)
+int sv_closure_view_load(struct sv_fs *fs, char **error)
 {
 	struct sv_closure *fresh, *old;
 	g_autoptr(GArray) revoked = NULL;
@@ -115,8 +74,8 @@ int sv_fs_load_closure(struct sv_fs *fs, char **error)
 	removed = sv_closure_difference(old, fresh);
 	added = sv_closure_difference(fresh, old);
 	if (fs->se) {
-		forget_entries(fs, revoked);
-		sv_fs_forget_top_level(fs, removed);
+		sv_notify_forget_entries(fs, revoked);
+		sv_notify_forget_top_level(fs, removed);
 	}
 	g_message("closure %s reloaded: %u entries, %u added, %u removed",
 		  fs->opts->closure_path, sv_closure_size(fresh), added->len, removed->len);
