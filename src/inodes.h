@@ -29,53 +29,76 @@
 #include <glib.h>
 
 /*
- * Where the state of an entry and of its open files lives:
+ * The lock regimes of an inode.  Each field of struct sv_inode is under
+ * exactly one of them; this is the one place that says which.
  *
- * - On the inode, what belongs to the entry, whichever open file uses it.
- *   dev and ino are fixed at creation; parent, name, refs, the fd cache
- *   and the LRU links are guarded by the table's lock; data_read_ahead,
- *   cold_file_opened and listing_end are atomics.
- * - With the file of SOURCE, in open_files.c, what its open files share
- *   under any of its names (hard links are an inode each here): the fd
- *   they read and the backing file they are read by.
- * - On an open file, its handle fi->fh, which is only ever an fd of the
- *   daemon's, the one the open file reads: for a regular file the fd that
- *   all open files of that file of SOURCE share (see open_files.h); for an
- *   entry shown as a file (virtfs_xattrs) a memfd of its own, closed at
- *   release.  Under no_open the kernel opens alone and fi->fh is unused
- *   (the kernel's 0).
+ * - Fixed once the inode is in the table: id, dev, ino, the type bits of
+ *   mode, parent, name and top.  Written under the table's lock before
+ *   sv_inode_table_lookup() returns the inode, read without any lock.
+ * - The table's lock (a mutex in inodes.c): refs, the fd cache (fd,
+ *   fd_users) and the LRU links, and the table's own sets, the id counter
+ *   and the filter's answer for a new top-level inode.  Only bookkeeping
+ *   runs under it: fds are opened outside it and cached after (a thread
+ *   that lost the race closes its own), and SOURCE is asked before it is
+ *   taken (sv_inode_table_recheck()).
+ * - The table's ids lock (a rwlock): the map from node id to inode that
+ *   every request reads (sv_inode_table_find()); written only with the
+ *   table's lock held.
+ * - Atomics, no lock (__atomic builtins): the permission bits of mode, uid
+ *   and gid (sv_inode_refresh()); acl and acl_ctime (sv_acl_refresh());
+ *   refused, on top-level inodes (sv_inode_refused(), release and acquire
+ *   against the table's refilter and recheck); data_read_ahead,
+ *   cold_file_opened and listing_end, hints whose stale value costs only
+ *   a repeated check or read.
+ *
+ * Lock order: the table's lock, then the ids lock or the closure's lock
+ * (the filter, closure_view.c); nothing is taken the other way round.
+ *
+ * Lifetime: an inode lives while refs is above 0: one per kernel lookup
+ * not yet forgotten, one per child inode, one per use of its fd (a request
+ * may use the fd after its reply, when the kernel may have forgotten the
+ * inode).  A request uses the inode of its node id without a reference of
+ * its own: the kernel forgets no inode it has a request on.
+ *
+ * Not on the inode: what all open files of one file of SOURCE share under
+ * any of its names (hard links are an inode each here), the fd they read
+ * and the backing file they are read by, lives in open_files.c under that
+ * table's own lock, which is never held with the inode table's.  An open
+ * file's handle fi->fh is only ever an fd of the daemon's, the one the
+ * open file reads: for a regular file that shared fd (see open_files.h);
+ * for an entry shown as a file (virtfs_xattrs) a memfd of its own, closed
+ * at release.  Under no_open the kernel opens alone and fi->fh is unused
+ * (the kernel's 0).
  */
 struct sv_inode {
 	uint64_t id;			/* the kernel's node id; FUSE_ROOT_ID for the root */
 	dev_t dev;
 	ino_t ino;
 	/*
-	 * Real type, permissions and ownership, for permission checks.  The
-	 * type never changes; the rest is what the daemon last found in SOURCE
-	 * (sv_inode_refresh()), read and written with __atomic builtins.
+	 * Real type, permissions and ownership, for permission checks: the
+	 * permissions and ownership as the daemon last found them in SOURCE.
 	 */
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
 	/*
 	 * Whether the entry has an access ACL, as sv_acl_refresh() last found
-	 * it (see acl.h), and the ctime it was found at.  Read and written
-	 * with __atomic builtins, without the table's lock.
+	 * it (see acl.h), and the ctime it was found at.
 	 */
 	uint32_t acl;
 	int64_t acl_ctime;
-	/* For a directory: its files' data was sent to be read ahead (atomic). */
+	/* For a directory: its files' data was sent to be read ahead. */
 	bool data_read_ahead;
 	/*
 	 * For a directory: a file of it read by passthrough was not all in
-	 * memory when opened (atomic; see read_by_passthrough() in ops.c).
+	 * memory when opened (see read_by_passthrough() in ops.c).
 	 */
 	bool cold_file_opened;
 	struct sv_inode *parent;	/* NULL for the root; holds a reference */
 	char *name;			/* name in parent; NULL for the root */
 	/* The top-level entry this one is below, itself at the top level; NULL for the root. */
 	struct sv_inode *top;
-	/* For a top-level entry: SV_INODE_* bits, why the view refuses it (atomic). */
+	/* For a top-level entry: SV_INODE_* bits, why the view refuses it. */
 	uint32_t refused;
 	uint64_t refs;			/* kernel lookups, child inodes, uses of fd */
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
@@ -83,8 +106,7 @@ struct sv_inode {
 	unsigned int fd_users;
 	/*
 	 * For a directory below the top level, which never changes: the offset
-	 * the kernel asks at once it has every entry, or 0 until known.  Read
-	 * and written with __atomic builtins, without the table's lock.
+	 * the kernel asks at once it has every entry, or 0 until known.
 	 */
 	off_t listing_end;
 	struct sv_inode *lru_prev, *lru_next;
