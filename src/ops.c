@@ -413,6 +413,7 @@ static void read_ahead_from(struct sv_fs *fs, struct sv_inode *inode)
  */
 static void note_cold_open(struct sv_inode *inode, int fd, off_t size)
 {
+	static bool failure_said;
 	struct sv_inode *dir = inode->parent;
 	long long cached;
 
@@ -421,6 +422,13 @@ static void note_cold_open(struct sv_inode *inode, int fd, off_t size)
 	    __atomic_load_n(&dir->cold_file_opened, __ATOMIC_RELAXED))
 		return;
 	cached = sv_readahead_cached_bytes(fd);
+	/*
+	 * Every kernel with passthrough has cachestat(2), but a seccomp filter
+	 * or a valgrind that knows no cachestat (3.19) may keep it from the kernel.
+	 */
+	if (cached < 0 && !__atomic_exchange_n(&failure_said, true, __ATOMIC_RELAXED))
+		g_warning("cachestat(2) fails (%s): no file read by passthrough starts the data read-ahead",
+			  g_strerror(errno));
 	if (cached >= 0 && cached < size)
 		__atomic_store_n(&dir->cold_file_opened, true, __ATOMIC_RELAXED);
 }

@@ -82,6 +82,17 @@ sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
 # Compared afterwards: SOURCE's f01 read meanwhile would be in memory when
 # the view opens it, and a file in memory starts nothing (SOURCE is warm).
 as_nobody cat "$mnt/$A/lib/f01" >"$SV_TMP/f01"
+# Wherever the kernel has passthrough it has cachestat(2), but valgrind 3.19
+# knows no cachestat: a daemon under it cannot tell that passthrough read a
+# file, says so, and cases 1 and 2 read through it instead.
+if grep -q 'cachestat(2) fails' "$SV_LOG"; then
+	[ ${#SV_WRAPPER[@]} -gt 0 ] || sv_fail "$(cat "$SV_LOG")"
+	echo "passthrough left out: the daemon under '$STOREVIEW_WRAPPER' has no cachestat" >&2
+	sv_unmount "$mnt"
+	evict_all
+	sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other,no_passthrough
+	as_nobody cat "$mnt/$A/lib/f01" >"$SV_TMP/f01"
+fi
 cmp "$src/$A/lib/f01" "$SV_TMP/f01" || sv_fail "f01 reads other data than SOURCE holds"
 # f01 is counted too if the thread found it before the daemon read it.
 n1=$(settled_data_read_ahead 20)
