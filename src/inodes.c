@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -522,6 +523,54 @@ static int open_child_retrying(struct sv_inode_table *table, int parent_fd,
 }
 
 /*
+ * How long a cached fd is trusted to be where its names lead, before they
+ * are followed again: a directory moved out of SOURCE while its fd is
+ * cached is refused within that time.  Following a path costs a system
+ * call per level, which SOURCE decides: one that took longer is trusted
+ * PATH_TRUST_FACTOR times as long as it took, so that a deep chain costs
+ * a bounded share of the daemon's time.
+ */
+#define PATH_TRUST_MS 1000
+#define PATH_TRUST_FACTOR 100
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Whether the names from the root down to chain->pdata[0] (its ancestors
+ * after it, the top-level entry last) still lead to those inodes, one name
+ * at a time and never through a symlink: 0 or -ESTALE.
+ */
+static int check_path(struct sv_inode_table *table, GPtrArray *chain)
+{
+	int fd = table->root.fd, err = 0;
+
+	for (guint i = chain->len; i-- > 0 && err == 0;) {
+		const struct sv_inode *step = chain->pdata[i];
+		struct stat st;
+		int next = -1;
+
+		if (i == 0)
+			err = fstatat(fd, step->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -ESTALE : 0;
+		else if ((next = open_dir_child(fd, step->name, &st)) < 0)
+			err = -ESTALE;
+		if (err == 0 && (st.st_dev != step->dev || st.st_ino != step->ino))
+			err = -ESTALE;
+		if (fd != table->root.fd)
+			close(fd);
+		fd = next;
+	}
+	if (fd >= 0 && fd != table->root.fd)
+		close(fd);
+	return err;
+}
+
+/*
  * inode's fd, with a use taken.  Without one cached, the nearest ancestor
  * that has one is found and the names below it opened one at a time, in a
  * loop: SOURCE decides how deep a chain is, so nothing here recurses.
@@ -529,15 +578,37 @@ static int open_child_retrying(struct sv_inode_table *table, int parent_fd,
 static int get_fd(struct sv_inode_table *table, struct sv_inode *inode)
 {
 	g_autoptr(GPtrArray) below = g_ptr_array_new();
-	struct sv_inode *held;
+	g_autoptr(GPtrArray) chain = NULL;
+	int64_t now = now_ms(), trusted = now + PATH_TRUST_MS;
+	struct sv_inode *held, *up;
 	int fd;
 
 	g_mutex_lock(&table->lock);
 	/* The root always has its fd: the walk ends there at the latest. */
 	for (held = inode; (fd = take_cached_fd(table, held)) < 0; held = held->parent)
 		g_ptr_array_add(below, held);
+	if (held != &table->root) {
+		trusted = __atomic_load_n(&held->path_trusted, __ATOMIC_RELAXED);
+		if (now > trusted) {
+			chain = g_ptr_array_new();
+			for (up = held; up != &table->root; up = up->parent)
+				g_ptr_array_add(chain, up);
+		}
+	}
 	g_mutex_unlock(&table->lock);
 
+	/* A cached fd still reaches what was moved away: follow its names again. */
+	if (chain) {
+		int err = check_path(table, chain);
+		int64_t done = now_ms();
+
+		if (err < 0) {
+			sv_inode_put_dirfd(table, held);
+			return err;
+		}
+		trusted = done + MAX(PATH_TRUST_MS, PATH_TRUST_FACTOR * (done - now));
+		__atomic_store_n(&held->path_trusted, trusted, __ATOMIC_RELAXED);
+	}
 	for (guint i = below->len; i-- > 0;) {
 		struct sv_inode *child = below->pdata[i];
 		int child_fd = open_child_retrying(table, fd, child);
@@ -546,6 +617,8 @@ static int get_fd(struct sv_inode_table *table, struct sv_inode *inode)
 		if (child_fd < 0)
 			return child_fd;
 		fd = cache_fd(table, child, child_fd);
+		/* Reached by name from held: as sure as held is. */
+		__atomic_store_n(&child->path_trusted, trusted, __ATOMIC_RELAXED);
 		held = child;
 	}
 	return fd;

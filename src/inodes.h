@@ -103,6 +103,11 @@ struct sv_inode {
 	uint64_t refs;			/* kernel lookups, child inodes, uses of fd */
 	/* fd cache: an O_PATH fd of a directory, a read fd of a file, or -1. */
 	int fd;
+	/*
+	 * While fd is cached: until when (CLOCK_MONOTONIC_COARSE, in ms) it is
+	 * trusted to be where the names from the root lead (atomic).
+	 */
+	int64_t path_trusted;
 	unsigned int fd_users;
 	/*
 	 * For a directory below the top level, which never changes: the offset

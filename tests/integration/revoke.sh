@@ -15,7 +15,8 @@ mount -t tmpfs -o size=64m,mode=755 tmpfs "$SV_TMP/fs"
 SV_MOUNTS+=("$SV_TMP/fs")
 mkdir "$src" "$outside"
 other=$src/oooooooooooooooooooooooooooooooo-other
-mkdir -p "$other/dir"
+mkdir -p "$other/dir" "$other/deep/dir"
+echo deep >"$other/deep/dir/file"
 for i in 1 2 3; do echo "$i" >"$other/dir/file$i"; done
 revoked=$src/rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr-revoked
 mkdir -p "$revoked/sub"
@@ -149,6 +150,35 @@ wait "$mcwd_pid" || true
 	sv_fail "a working directory held across the move: $(cat "$SV_TMP/mcwd.out")"
 alive "the move"
 case_ok "a store path moved out of SOURCE: a directory fd and a working directory held in it get ESTALE (a listing, a file read before, a file made after)"
+
+# 4. A directory moved out from below a store path while clients hold it:
+# what they hold answers ESTALE once the daemon's trust in its cached fd
+# (one second) has run out, also for a file made there after the move.
+mkfifo "$SV_TMP/dcwd.in"
+(
+	set +e
+	cd "$v_other/deep/dir" || exit
+	echo held >"$SV_TMP/dcwd.out"
+	read -r _
+	{ cat file; cat new; ls; } >>"$SV_TMP/dcwd.out" 2>&1
+) <"$SV_TMP/dcwd.in" &
+dcwd_pid=$!
+exec {dcwd_fd}>"$SV_TMP/dcwd.in"
+sv_wait_for "$SV_TMP/dcwd.out" 10
+sv_hold_dir deep "$v_other/deep/dir" 0 new
+cat "$v_other/deep/dir/file" >/dev/null
+mv "$other/deep" "$outside/"
+echo new >"$outside/deep/dir/new"
+sleep 1.2
+sv_release_dir deep
+[ "$SV_RELEASED" = "list err ESTALE new err ESTALE " ] ||
+	sv_fail "a directory fd held across the move: $SV_RELEASED"
+exec {dcwd_fd}>&-
+wait "$dcwd_pid" || true
+[ "$(grep -c 'Stale file handle' "$SV_TMP/dcwd.out")" = 3 ] ||
+	sv_fail "a working directory held across the move: $(cat "$SV_TMP/dcwd.out")"
+alive "the move below a store path"
+case_ok "a directory moved out from below a store path: a directory fd and a working directory held in it get ESTALE (a listing, a file read before, a file made after)"
 
 kill -0 "$daemon" || sv_fail "the daemon died"
 sv_unmount "$mnt"

@@ -377,6 +377,32 @@ START_TEST(recheck_refuses_below_a_moved_entry)
 }
 END_TEST
 
+/* A directory moved from below a store path while its fd is cached: refused once the fd's trust runs out. */
+START_TEST(cached_fd_of_a_moved_directory_is_stale)
+{
+	g_autofree char *d = g_build_filename(tmp, "p", "a", "d", NULL);
+	g_autofree char *a = g_build_filename(tmp, "p", "a", NULL);
+	g_autofree char *away = g_build_filename(tmp, "away", NULL);
+	struct sv_inode *root = sv_inode_table_root(table);
+
+	ck_assert_int_eq(g_mkdir_with_parents(d, 0755), 0);
+	struct sv_inode *ip = lookup(root, "p"), *ia = lookup(ip, "a"), *id = lookup(ia, "d");
+
+	ck_assert_int_ge(sv_inode_get_dirfd(table, id), 0);
+	sv_inode_put_dirfd(table, id);
+	/* An ancestor between the top level and the held directory moves. */
+	ck_assert_int_eq(rename(a, away), 0);
+	g_usleep(1100 * 1000);
+	ck_assert_int_eq(sv_inode_get_dirfd(table, id), -ESTALE);
+	ck_assert_int_eq(rename(away, a), 0);
+	ck_assert_int_ge(sv_inode_get_dirfd(table, id), 0);
+	sv_inode_put_dirfd(table, id);
+	sv_inode_table_forget(table, id, 1);
+	sv_inode_table_forget(table, ia, 1);
+	sv_inode_table_forget(table, ip, 1);
+}
+END_TEST
+
 Suite *inodes_suite(void)
 {
 	Suite *s = suite_create("inodes");
@@ -395,6 +421,7 @@ Suite *inodes_suite(void)
 	tcase_add_test(tc, unknown_id_is_refused);
 	tcase_add_test(tc, refilter_refuses_below_a_hidden_entry);
 	tcase_add_test(tc, recheck_refuses_below_a_moved_entry);
+	tcase_add_test(tc, cached_fd_of_a_moved_directory_is_stale);
 	suite_add_tcase(s, tc);
 	return s;
 }
