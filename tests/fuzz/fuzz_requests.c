@@ -70,7 +70,7 @@ enum {
 	OP_LOOKUP, OP_GETATTR, OP_OPEN, OP_READ, OP_READDIR, OP_READDIRPLUS,
 	OP_GETXATTR, OP_LISTXATTR, OP_READLINK, OP_RELEASE, OP_FORGET,
 	OP_BATCH_FORGET, OP_STATFS, OP_OPENDIR, OP_RELEASEDIR, OP_FLUSH,
-	OP_CHANGE_STORE, OP_LIST_ALL, OP_COUNT
+	OP_CHANGE_STORE, OP_LIST_ALL, OP_RELOAD_CLOSURE, OP_COUNT
 };
 
 /* Its high 3 bits: who asks. */
@@ -107,8 +107,13 @@ static const struct { const char *path; enum replacement with; } changes[] = {
 /* Outside SOURCE: no reply may ever hold it. */
 #define CANARY "c4n4ry-0f-the-w0rld-0utside"
 
-/* The top-level entries the closure of MODE_CLOSURE lists. */
-static const char *const closure_names[] = { "aaa-pkg", "ccc-link", "ddd-file" };
+/*
+ * The top-level entries the closure of MODE_CLOSURE may list, as bits of
+ * struct harness's closure: it starts with the first three, and
+ * OP_RELOAD_CLOSURE changes it.
+ */
+static const char *const closure_names[] = { "aaa-pkg", "ccc-link", "ddd-file", "bbb-secret" };
+#define FIRST_CLOSURE 07u
 
 struct node {
 	uint64_t id;
@@ -151,6 +156,7 @@ struct harness {
 	/* MODE_PASSTHROUGH: the kernel's backing files, by id - 1; -1 for none. */
 	int backing[MAX_BACKING];
 	int refusal;			/* the kernel's answer to the next registration */
+	unsigned int closure;		/* MODE_CLOSURE: the bits of closure_names[] listed */
 };
 
 /* FUZZ_TRACE=1 in the environment: each request and its answer on stderr. */
@@ -320,15 +326,6 @@ static void make_fixture(void)
 		    lsetxattr(file, "user.a", CANARY, strlen(CANARY), 0) < 0 ||
 		    lsetxattr(fixture.outside, "user.a", CANARY, strlen(CANARY), 0) < 0)
 			broken("cannot write %s: %s", file, g_strerror(errno));
-	}
-
-	{
-		g_autofree char *list = g_strdup_printf("%s\n%s/%s\n%s\n", closure_names[0],
-							fixture.store, closure_names[1],
-							closure_names[2]);
-
-		if (!g_file_set_contents(fixture.closure, list, -1, NULL))
-			broken("cannot write %s", fixture.closure);
 	}
 }
 
@@ -617,12 +614,32 @@ static bool name_is_component(const char *name, size_t len)
 	       !(len == 1 && name[0] == '.') && !(len == 2 && name[0] == '.' && name[1] == '.');
 }
 
-static bool in_closure(const char *name, size_t len)
+static bool listed(unsigned int closure, const char *name, size_t len)
 {
 	for (size_t i = 0; i < G_N_ELEMENTS(closure_names); i++)
-		if (strlen(closure_names[i]) == len && memcmp(closure_names[i], name, len) == 0)
+		if ((closure & (1u << i)) && strlen(closure_names[i]) == len &&
+		    memcmp(closure_names[i], name, len) == 0)
 			return true;
 	return false;
+}
+
+static bool in_closure(const struct harness *h, const char *name, size_t len)
+{
+	return listed(h->closure, name, len);
+}
+
+/* Whether path (not the root) is below a store path that closure does not list. */
+static bool outside(unsigned int closure, const char *path)
+{
+	const char *slash = strchr(path, '/');
+
+	return *path && !listed(closure, path, slash ? (size_t)(slash - path) : strlen(path));
+}
+
+/* Whether a closure reload took path's store path out of the view. */
+static bool revoked(const struct harness *h, const char *path)
+{
+	return h->opts.closure_path && outside(h->closure, path);
 }
 
 /* The type the view shows for an entry of SOURCE of this real type. */
@@ -736,7 +753,7 @@ static void entered(struct harness *h, const char *parent, const char *name, siz
 
 	if (!name_is_component(name, len))
 		broken("%s: an entry named '%s'", what, cname);
-	if (h->opts.closure_path && !*parent && !in_closure(name, len))
+	if (h->opts.closure_path && !*parent && !in_closure(h, name, len))
 		broken("%s: '%s' is outside the closure", what, cname);
 	if (entry->nodeid == 0 || entry->nodeid == FUSE_ROOT_ID)
 		broken("%s '%s': node id %llu", what, cname, (unsigned long long)entry->nodeid);
@@ -884,6 +901,18 @@ static void learn_offset(struct harness *h, uint64_t off)
 
 /* ---- the requests ---- */
 
+/*
+ * After a closure reload took a store path out of the view, nothing below
+ * it may be reached again through the inodes the kernel still holds:
+ * revocation (issue 17).  Files already open keep reading.
+ */
+static void check_revoked(const struct harness *h, const char *path, const struct reply *r,
+			  const char *what)
+{
+	if (r->error == 0 && revoked(h, path))
+		broken("%s '%s': answered, though a closure reload removed it", what, path);
+}
+
 static void do_lookup(struct harness *h, struct input *in)
 {
 	struct node *parent = pick_node(h, in, dir_node);
@@ -895,6 +924,7 @@ static void do_lookup(struct harness *h, struct input *in)
 	r = request(h, FUSE_LOOKUP, parent->id, name, strlen(name) + 1, NULL, 0);
 	expect_len(&r, sizeof(struct fuse_entry_out), "lookup");
 	check_access(h, parent->path, S_IFDIR, X_OK, r.error, "lookup in");
+	check_revoked(h, parent->path, &r, "lookup in");
 	if (r.error == 0)
 		entered(h, parent->path, name, strlen(name), (const void *)r.data, "lookup");
 }
@@ -916,6 +946,8 @@ static void do_getattr(struct harness *h, struct input *in)
 	}
 	r = request(h, FUSE_GETATTR, node->id, &arg, sizeof(arg), NULL, 0);
 	expect_len(&r, sizeof(struct fuse_attr_out), "getattr");
+	if (!S_ISREG(node->type))
+		check_revoked(h, node->path, &r, "getattr");
 	/* An open file may outlive its name; the fixture never changes. */
 	if (r.error == 0)
 		check_attr(h, node->path, &((const struct fuse_attr_out *)r.data)->attr, "getattr");
@@ -990,6 +1022,7 @@ static void do_open(struct harness *h, struct input *in)
 	expect_len(&r, sizeof(struct fuse_open_out), "open");
 	if (!h->opts.no_open)
 		check_access(h, node->path, S_IFREG, R_OK, r.error, "open");
+	check_revoked(h, node->path, &r, "open");
 	if (r.error == 0) {
 		const struct fuse_open_out *out = (const void *)r.data;
 
@@ -1088,7 +1121,8 @@ static void do_read(struct harness *h, struct input *in)
 	r = request(h, FUSE_READ, handle->node, &arg, sizeof(arg), NULL, 0);
 	if (r.len > arg.size)
 		broken("read '%s': %zu bytes, more than the %u asked", node->path, r.len, arg.size);
-	if (h->changed)
+	/* Under no_open each read goes through the node, which a reload may revoke. */
+	if (h->changed || (handle->kernel_only && revoked(h, node->path)))
 		return;
 	if (r.error)
 		broken("read '%s' at %llu: error %d", node->path,
@@ -1132,7 +1166,7 @@ static void parse_listing(struct harness *h, const char *dir, const struct reply
 
 		if (!dots && !name_is_component(d->name, d->namelen))
 			broken("%s '%s': an entry named '%.*s'", what, dir, (int)d->namelen, d->name);
-		if (!dots && h->opts.closure_path && !*dir && !in_closure(d->name, d->namelen))
+		if (!dots && h->opts.closure_path && !*dir && !in_closure(h, d->name, d->namelen))
 			broken("%s: '%.*s' is outside the closure", what, (int)d->namelen, d->name);
 		learn_offset(h, d->off);
 		*last = d->off;
@@ -1163,6 +1197,9 @@ static void do_readdir(struct harness *h, struct input *in, bool plus)
 	arg.offset = take_offset(h, in);
 	arg.size = (uint32_t)(take(in, 3) % (MAX_READDIR + 1));
 	r = request(h, plus ? FUSE_READDIRPLUS : FUSE_READDIR, dir->id, &arg, sizeof(arg), NULL, 0);
+	/* An empty listing tells nothing. */
+	if (r.len)
+		check_revoked(h, dir->path, &r, "readdir");
 	/* dir->path, not dir: the node array may grow on the way. */
 	if (r.error == 0)
 		parse_listing(h, dir->path, &r, arg.size, plus, NULL, &last);
@@ -1179,7 +1216,7 @@ static GHashTable *names_in_source(const struct harness *h, const char *path)
 	if (!dir)
 		broken("cannot list %s: %s", real, g_strerror(errno));
 	while ((d = readdir(dir)))
-		if (!h->opts.closure_path || *path || in_closure(d->d_name, strlen(d->d_name)) ||
+		if (!h->opts.closure_path || *path || in_closure(h, d->d_name, strlen(d->d_name)) ||
 		    strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
 			g_hash_table_add(names, g_strdup(d->d_name));
 	closedir(dir);
@@ -1213,13 +1250,15 @@ static void do_list_all(struct harness *h, struct input *in)
 		if (i == 1000)
 			broken("listing '%s': no end after %u requests", path, i);
 		r = request(h, plus ? FUSE_READDIRPLUS : FUSE_READDIR, id, &arg, sizeof(arg), NULL, 0);
-		if (r.error && !h->changed)
+		if (r.len)
+			check_revoked(h, path, &r, "listing");
+		if (r.error && !h->changed && !revoked(h, path))
 			broken("listing '%s': error %d", path, r.error);
 		if (r.error || r.len == 0)
 			break;
 		parse_listing(h, path, &r, arg.size, plus, seen, &arg.offset);
 	}
-	if (h->changed)
+	if (h->changed || revoked(h, path))
 		return;
 	want = names_in_source(h, path);
 	g_hash_table_iter_init(&iter, want);
@@ -1241,6 +1280,7 @@ static void do_getxattr(struct harness *h, struct input *in)
 	if (!node)
 		return;
 	r = request(h, FUSE_GETXATTR, node->id, &arg, sizeof(arg), name, strlen(name) + 1);
+	check_revoked(h, node->path, &r, "getxattr");
 	if (r.error)
 		return;
 	if (arg.size == 0)
@@ -1259,6 +1299,7 @@ static void do_listxattr(struct harness *h, struct input *in)
 	if (!node)
 		return;
 	r = request(h, FUSE_LISTXATTR, node->id, &arg, sizeof(arg), NULL, 0);
+	check_revoked(h, node->path, &r, "listxattr");
 	if (r.error)
 		return;
 	if (arg.size == 0) {
@@ -1283,6 +1324,7 @@ static void do_readlink(struct harness *h, struct input *in)
 	if (!node)
 		return;
 	r = request(h, FUSE_READLINK, node->id, NULL, 0, NULL, 0);
+	check_revoked(h, node->path, &r, "readlink");
 	if (r.error || h->changed)
 		return;
 	path = real_path(node);
@@ -1387,6 +1429,87 @@ static void do_opendir(struct harness *h, struct input *in)
 		broken("opendir: ENOSYS though the kernel needs opendir");
 }
 
+/* The closure file, listing closure_names[] by the bits of closure. */
+static void write_closure(unsigned int closure)
+{
+	g_autoptr(GString) list = g_string_new(NULL);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(closure_names); i++) {
+		if (!(closure & (1u << i)))
+			continue;
+		/* Both forms a closure file may hold: a name, and a store path. */
+		if (i % 2)
+			g_string_append_printf(list, "%s/", fixture.store);
+		g_string_append_printf(list, "%s\n", closure_names[i]);
+	}
+	if (!g_file_set_contents(fixture.closure, list->str, -1, NULL))
+		broken("cannot write %s", fixture.closure);
+}
+
+/*
+ * A reload of the closure file, as on SIGHUP: the kernel must be told to
+ * forget every node it holds below a store path that left the view.
+ */
+static void do_reload_closure(struct harness *h, struct input *in)
+{
+	unsigned int closure = (unsigned int)take(in, 1) % (1u << G_N_ELEMENTS(closure_names));
+	unsigned int was = h->closure;
+	g_autoptr(GArray) told = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	g_autofree char *error = NULL;
+	size_t at = 0;
+
+	if (!h->opts.closure_path)
+		return;
+	write_closure(closure);
+	g_byte_array_set_size(h->replies, 0);
+	/* A closure it refuses (none left, say) leaves the old one in force. */
+	if (sv_closure_view_load(&h->fs, &error) < 0)
+		return;
+	h->closure = closure;
+	if (trace)
+		fprintf(stderr, "closure reloaded: %#x, %u bytes of notices\n", closure,
+			h->replies->len);
+	/* Notices, each as the kernel reads them; their lengths keep no alignment. */
+	while (at < h->replies->len) {
+		struct fuse_out_header out;
+		struct fuse_notify_inval_inode_out inode;
+		struct fuse_notify_inval_entry_out entry;
+		const uint8_t *body = h->replies->data + at + sizeof(out);
+
+		if (h->replies->len - at < sizeof(out))
+			broken("reload: a truncated notice");
+		memcpy(&out, h->replies->data + at, sizeof(out));
+		if (out.unique != 0 || out.len < sizeof(out) || out.len > h->replies->len - at)
+			broken("reload: a message of %u bytes, unique %llu", out.len,
+			       (unsigned long long)out.unique);
+		if (out.error == FUSE_NOTIFY_INVAL_INODE &&
+		    out.len == sizeof(out) + sizeof(inode)) {
+			memcpy(&inode, body, sizeof(inode));
+			g_array_append_val(told, inode.ino);
+		} else if (out.error == FUSE_NOTIFY_INVAL_ENTRY &&
+			   out.len > sizeof(out) + sizeof(entry)) {
+			memcpy(&entry, body, sizeof(entry));
+			if (out.len != sizeof(out) + sizeof(entry) + entry.namelen + 1 ||
+			    !name_is_component((const char *)body + sizeof(entry), entry.namelen))
+				broken("reload: a notice of an entry badly named");
+		} else {
+			broken("reload: notice %d of %u bytes", out.error, out.len);
+		}
+		at += out.len;
+	}
+	for (unsigned int i = 0; i < h->nnodes; i++) {
+		bool inval = false;
+
+		if (outside(was, h->nodes[i].path) || !outside(closure, h->nodes[i].path))
+			continue;
+		for (guint k = 0; k < told->len && !inval; k++)
+			inval = g_array_index(told, uint64_t, k) == h->nodes[i].id;
+		if (!inval)
+			broken("reload: '%s' left the view, the kernel was not told",
+			       h->nodes[i].path);
+	}
+}
+
 static void do_change_store(struct harness *h, struct input *in)
 {
 	change_store(h, (unsigned int)take(in, 1) % G_N_ELEMENTS(changes));
@@ -1446,6 +1569,9 @@ static void start(struct harness *h, unsigned int mode)
 		       sv_inode_table_new(h->fs.root_fd, h->opts.dir_fd_cache);
 	if (!h->fs.inodes)
 		broken("cannot open the fixture: %s", g_strerror(errno));
+	h->closure = FIRST_CLOSURE;
+	if (mode & MODE_CLOSURE)
+		write_closure(h->closure);
 	if (sv_closure_view_load(&h->fs, &error) < 0)
 		broken("closure: %s", error);
 	if (mode & MODE_PREFETCH) {
@@ -1582,6 +1708,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case OP_FLUSH: do_flush(&h, &in); break;
 		case OP_CHANGE_STORE: do_change_store(&h, &in); break;
 		case OP_LIST_ALL: do_list_all(&h, &in); break;
+		case OP_RELOAD_CLOSURE: do_reload_closure(&h, &in); break;
 		}
 	}
 	h.uid = h.gid = 0;
