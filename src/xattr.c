@@ -39,8 +39,11 @@ static int xattr_path(struct sv_fs *fs, struct sv_inode *inode, char *path, size
 static int real_stat_for_virtfs(struct sv_fs *fs, struct sv_inode *inode, struct stat *st)
 {
 	const char *name;
-	int dirfd, ret = 0;
+	int dirfd, ret = sv_inode_refused(inode);
 
+	/* As SOURCE's own xattrs would: nothing of an entry revoked or gone. */
+	if (ret < 0)
+		return ret;
 	memset(st, 0, sizeof(*st));
 	st->st_mode = inode->mode;
 	st->st_uid = inode->uid;
