@@ -327,6 +327,9 @@ static int open_shown_as_file(struct sv_fs *fs, struct sv_inode *inode)
 	ssize_t len = 0, written;
 	int fd, err;
 
+	/* Made up without SOURCE, so the revocation check is not on the way. */
+	if ((err = sv_inode_refused(inode)) < 0)
+		return err;
 	if (S_ISLNK(inode->mode)) {
 		const char *name;
 		int dirfd = get_parent_fd(fs, inode, &name);

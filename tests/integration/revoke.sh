@@ -182,4 +182,29 @@ case_ok "a directory moved out from below a store path: a directory fd and a wor
 
 kill -0 "$daemon" || sv_fail "the daemon died"
 sv_unmount "$mnt"
+
+# 5. In the mapped-xattr layout, where special files show as empty files
+# the daemon makes up, a fifo held by a file handle across a reload that
+# removed its store path is refused like any file there.
+special=$src/ssssssssssssssssssssssssssssssss-special
+mkdir "$special"
+mkfifo "$special/fifo"
+printf '%s\n' "${other##*/}" "${special##*/}" >"$closure"
+sv_mount "$src" "$mnt" -o allow_other,virtfs_xattrs,closure="$closure"
+daemon=$SV_DAEMON reloads=0
+mkfifo "$SV_TMP/fifo.in"
+"$PROBE" hold-handle "$mnt/${special##*/}/fifo" <"$SV_TMP/fifo.in" >"$SV_TMP/fifo.out" &
+fifo_pid=$!
+exec {fifo_fd}>"$SV_TMP/fifo.in"
+sv_wait_for "$SV_TMP/fifo.out" 10
+reload "${other##*/}"
+exec {fifo_fd}>&-
+wait "$fifo_pid" || sv_fail "hold-handle: $(cat "$SV_TMP/fifo.out")"
+[ "$(sed 1d "$SV_TMP/fifo.out")" = "err ENOENT" ] ||
+	sv_fail "a fifo shown as a file, held across the reload: $(cat "$SV_TMP/fifo.out")"
+alive "the reload under virtfs_xattrs"
+case_ok "virtfs_xattrs: a fifo shown as a file, held by a file handle across a reload that removed it, gets ENOENT"
+
+kill -0 "$daemon" || sv_fail "the daemon died"
+sv_unmount "$mnt"
 echo "revocation cases: $cases passed"
