@@ -36,7 +36,7 @@ chmod u+w "$src"
 mkdir "$src/new"
 chmod u-w "$src"
 for _ in $(seq 20); do
-	as_nobody ls "$mnt" | grep -qx new && break
+	as_nobody ls "$mnt" | grep -x new >/dev/null && break
 	sleep 0.1
 done
 [ "$(as_nobody ls "$mnt" | tr '\n' ' ')" = "$A $E new " ] || sv_fail "a path added at the top level is not listed: $(ls "$mnt")"

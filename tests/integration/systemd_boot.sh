@@ -51,7 +51,7 @@ else
 	what="make install DESTDIR=$stage"
 fi
 binary=$prefix/bin/storeview
-ldd "${stage:-}$binary" | grep -q libsystemd ||
+ldd "${stage:-}$binary" | grep libsystemd >/dev/null ||
 	sv_skip "$binary is built without libsystemd: its Type=notify unit could never start"
 
 machine=storeview-${SV_TMP##*.}

@@ -31,7 +31,7 @@ within_a_second() {
 	sv_fail "not within a second: $what"
 }
 gone() { ! stat "$1" >/dev/null 2>&1; }
-listed() { find "$mnt" -mindepth 1 -maxdepth 1 -printf '%f\n' | grep -qxF "$1"; }
+listed() { find "$mnt" -mindepth 1 -maxdepth 1 -printf '%f\n' | grep -xF "$1" >/dev/null; }
 unlisted() { ! listed "$1"; }
 
 sv_mount "$src" "$mnt" -o uid=65534,gid=65534,allow_other
