@@ -453,66 +453,79 @@ static void read_by_passthrough(struct sv_fs *fs, struct sv_inode *inode, int fd
 		read_ahead_from(fs, inode);
 }
 
-static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/*
+ * The flags to open SOURCE's file with, or a negative errno for an open
+ * that would write.  Counts the open, and the O_NOATIME it drops.
+ */
+static int backing_flags(struct sv_fs *fs, const struct sv_inode *inode, int client_flags,
+			 int *flags)
 {
-	struct sv_fs *fs = fs_of(req);
-	struct sv_inode *inode = inode_of(fs, ino);
-	bool dropped_noatime, as_file;
-	struct stat st;
-	int flags, fd, ret, backing_id;
+	bool dropped_noatime;
+	int ret;
 
 	SV_STAT_ADD(fs, opens);
-	ret = sv_policy_backing_open_flags(fi->flags, &flags, &dropped_noatime);
+	ret = sv_policy_backing_open_flags(client_flags, flags, &dropped_noatime);
 	if (dropped_noatime) {
 		SV_STAT_ADD(fs, noatime_dropped);
 		g_debug("open of inode %lu asked for O_NOATIME: dropped", (unsigned long)inode->ino);
 	}
-	if (ret < 0) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	/* The kernel then opens files alone, and reads come without a handle. */
-	if (fs->opts->no_open) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	as_file = fs->opts->virtfs_xattrs && sv_virtfs_shown_as_file(inode->mode);
-	/* Only regular files are ever opened for I/O on the host. */
-	if (!S_ISREG(inode->mode) && !as_file) {
-		fuse_reply_err(req, S_ISDIR(inode->mode) ? EISDIR : EACCES);
-		return;
-	}
-	if (as_file && !caller_may(req, inode, SV_ACCESS_READ)) {
+	return ret;
+}
+
+/* Store files never change: keep their pages, and closing needs no flush. */
+static void keep_pages(struct fuse_file_info *fi)
+{
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+}
+
+/* An entry shown as a file (virtfs_xattrs): each open file gets a memfd of its own. */
+static void open_shown_entry(fuse_req_t req, struct sv_fs *fs, struct sv_inode *inode,
+			     struct fuse_file_info *fi)
+{
+	int fd;
+
+	if (!caller_may(req, inode, SV_ACCESS_READ)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	fd = as_file ? open_shown_as_file(fs, inode) : open_backing_file(fs, inode, flags, &st);
+	fd = open_shown_as_file(fs, inode);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	/* A regular file is checked by the mode it has now, which opening it told. */
-	if (!as_file) {
-		refresh_inode(fs, inode, &st);
-		if (!caller_may(req, inode, SV_ACCESS_READ)) {
-			close(fd);
-			fuse_reply_err(req, EACCES);
-			return;
-		}
-	}
-	/* Where the reader is, for the data read-ahead to know if it is behind. */
-	if (fs->readahead && !as_file)
-		sv_readahead_opened(fs->readahead);
-	/* Store files never change: keep their pages, and closing needs no flush. */
-	fi->keep_cache = 1;
-	fi->noflush = 1;
-	if (as_file) {
-		fi->fh = (uint64_t)fd;
-		if (fuse_reply_open(req, fi) == -ENOENT)
-			close(fd);
+	keep_pages(fi);
+	fi->fh = (uint64_t)fd;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		close(fd);
+}
+
+/*
+ * A regular file: opened in SOURCE with flags, checked by the mode it has
+ * now, which opening it told, and read by passthrough where the kernel
+ * allows it.
+ */
+static void open_regular_file(fuse_req_t req, struct sv_fs *fs, struct sv_inode *inode,
+			      struct fuse_file_info *fi, int flags)
+{
+	struct stat st;
+	int fd, ret, backing_id;
+
+	fd = open_backing_file(fs, inode, flags, &st);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
 		return;
 	}
-	/* Every file is read straight from SOURCE where the kernel allows it. */
+	refresh_inode(fs, inode, &st);
+	if (!caller_may(req, inode, SV_ACCESS_READ)) {
+		close(fd);
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	/* Where the reader is, for the data read-ahead to know if it is behind. */
+	if (fs->readahead)
+		sv_readahead_opened(fs->readahead);
+	keep_pages(fi);
 	fi->fh = (uint64_t)sv_open_files_add(fs->open_files, inode, fd, true, &backing_id);
 	if (backing_id > 0) {
 		SV_STAT_ADD(fs, passthrough);
@@ -525,6 +538,34 @@ static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Interrupted: the kernel will send no release. */
 	if (ret == -ENOENT)
 		sv_open_files_release(fs->open_files, inode);
+}
+
+static void sv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sv_fs *fs = fs_of(req);
+	struct sv_inode *inode = inode_of(fs, ino);
+	int flags, ret;
+
+	ret = backing_flags(fs, inode, fi->flags, &flags);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	/* The kernel then opens files alone, and reads come without a handle. */
+	if (fs->opts->no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (fs->opts->virtfs_xattrs && sv_virtfs_shown_as_file(inode->mode)) {
+		open_shown_entry(req, fs, inode, fi);
+		return;
+	}
+	/* Only regular files are ever opened for I/O on the host. */
+	if (!S_ISREG(inode->mode)) {
+		fuse_reply_err(req, S_ISDIR(inode->mode) ? EISDIR : EACCES);
+		return;
+	}
+	open_regular_file(req, fs, inode, fi, flags);
 }
 
 static void sv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
