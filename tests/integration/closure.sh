@@ -61,7 +61,8 @@ sv_pass "only the closure is visible: ls, stat, open, readlink, '..' and symlink
 # Reload under a reader: A (and the missing entry) leave, C arrives.  A's dentry is cached (long
 # timeouts), so ENOENT afterwards proves the kernel was told to forget it.
 stat "$mnt/$A/file" >/dev/null
-(while :; do cat "$mnt/$B/file" >/dev/null || exit 1; done) &
+# Stopped by a file, not a signal, so that no cat it started outlives it and holds the view.
+(while [ ! -e "$SV_TMP/stop-reader" ]; do cat "$mnt/$B/file" >/dev/null || exit 1; done) &
 reader=$!
 SV_PIDS+=("$reader")
 printf '%s\n%s\n' "$B" "$C" >"$closure.new"
@@ -73,8 +74,8 @@ grep -q "closure $closure reloaded: 2 entries, 1 added, 2 removed" "$SV_LOG" || 
 expect_enoent "stat of a removed entry" stat "$mnt/$A/file"
 [ "$(cat "$mnt/$C/file")" = "$C" ] || sv_fail "added entry unreadable"
 kill -0 "$reader" || sv_fail "the reader of a kept entry failed during the reload"
-kill "$reader"
-wait "$reader" 2>/dev/null || true
+touch "$SV_TMP/stop-reader"
+wait "$reader" || sv_fail "the reader of a kept entry failed during the reload"
 sv_pass "SIGHUP reload: removed entry gone despite the kernel's cache, added entry readable, reader undisturbed"
 
 # A broken file on reload keeps the previous closure in force.
