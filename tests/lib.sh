@@ -191,6 +191,26 @@ sv_release_dir() {
 	SV_RELEASED=$(sed 1d "$SV_TMP/$1.out" | tr '\n' ' ')
 }
 
+# sv_alive DIR WHAT: after WHAT, the daemon of the view DIR is in (started
+# by sv_mount) is up and answers within a second a lookup under DIR that no
+# cache can answer.
+SV_ALIVE_PROBES=0
+sv_alive() {
+	local out mnt pid=
+	SV_ALIVE_PROBES=$((SV_ALIVE_PROBES + 1))
+	for mnt in "${!SV_DAEMON_OF[@]}"; do
+		[[ $1/ != "$mnt"/* ]] || pid=${SV_DAEMON_OF[$mnt]}
+	done
+	[ -n "$pid" ] || sv_fail "sv_alive: no view started by sv_mount holds $1"
+	kill -0 "$pid" 2>/dev/null || sv_fail "the daemon died after $2"
+	out=$(timeout 1 stat "$1/absent-$SV_ALIVE_PROBES" 2>&1) &&
+		sv_fail "$1/absent-$SV_ALIVE_PROBES exists"
+	case $out in
+	*"No such file or directory"*) ;;
+	*) sv_fail "the daemon did not answer within a second after $2: $out" ;;
+	esac
+}
+
 sv_is_mounted() { grep -qs " $1 fuse.storeview " /proc/self/mounts; }
 
 # sv_mount SOURCE MOUNTPOINT [storeview options...]: runs the daemon in the

@@ -31,17 +31,6 @@ as_nobody "$PROBE" try-open "$e/file" "$e/dir/file" "$e/plain" >"$SV_TMP/src.ope
 [ "$(tr '\n' ' ' <"$SV_TMP/src.open")" = "$e/file err EACCES $e/dir/file err EACCES $e/plain ok read=1 " ] ||
 	sv_fail "control: SOURCE as nobody: $(cat "$SV_TMP/src.open")"
 
-# alive MNT WHAT: the daemon answers a lookup no cache can answer, within a second.
-probes=0
-alive() {
-	local out
-	probes=$((probes + 1))
-	out=$(timeout 1 stat "$1/${e##*/}/absent-$probes" 2>&1) && sv_fail "absent-$probes exists"
-	case $out in
-	*"No such file or directory"*) ;;
-	*) sv_fail "the daemon did not answer within a second after $2: $out" ;;
-	esac
-}
 
 for mode in default no_open; do
 	mnt=$SV_TMP/view-$mode v=$SV_TMP/view-$mode/${e##*/}
@@ -56,7 +45,7 @@ for mode in default no_open; do
 		sv_fail "$mode: the view as nobody: $(cat "$SV_TMP/view.open")"
 	as_nobody ls "$v/dir" >/dev/null 2>&1 && sv_fail "$mode: nobody listed a directory its ACL closes to nobody"
 	[ "$(cat "$v/file")" = secret ] || sv_fail "$mode: root cannot read the ACL'd file"
-	alive "$mnt" "$mode: ACL'd entries"
+	sv_alive "$mnt/${e##*/}" "$mode: ACL'd entries"
 	case_ok "$mode: nobody gets EACCES on a 0644 file and in and on a 0755 directory with user:nobody:--- (root reads, nobody reads a plain file)"
 
 	# 2. An ACL set after nobody read the file through the view, once the
@@ -66,7 +55,7 @@ for mode in default no_open; do
 	sleep 2
 	out=$(as_nobody cat "$v/late" 2>&1) && sv_fail "$mode: nobody read 'late' after its ACL closed it: $out"
 	case $out in *"Permission denied"*) ;; *) sv_fail "$mode: 'late' after its ACL: $out" ;; esac
-	alive "$mnt" "$mode: an ACL set while mounted"
+	sv_alive "$mnt/${e##*/}" "$mode: an ACL set while mounted"
 	case_ok "$mode: an ACL set while mounted closes the file to nobody once the 1 s timeout has passed"
 	setfacl -x u:nobody "$e/late"
 	sv_unmount "$mnt"
@@ -83,7 +72,7 @@ setfacl -m u:nobody:--- "$e/changed"
 out=$(as_nobody cat "$v/changed" 2>&1) && sv_fail "nobody read 'changed' after its ACL closed it: $out"
 case $out in *"Permission denied"*) ;; *) sv_fail "'changed' after its ACL: $out" ;; esac
 [ "$(stat -c %a "$v/changed")" = 644 ] || sv_fail "the kernel's attributes were not the old ones: $(stat -c %a "$v/changed")"
-alive "$mnt" "an ACL changed under cached attributes"
+sv_alive "$mnt/${e##*/}" "an ACL changed under cached attributes"
 case_ok "an ACL changed under the kernel's cached attributes (still 0644 there) is read at open: nobody gets EACCES"
 sv_unmount "$mnt"
 echo "hostile ACL cases: $cases passed"

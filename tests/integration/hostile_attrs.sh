@@ -34,19 +34,6 @@ daemon=$SV_DAEMON
 cases=0
 case_ok() { cases=$((cases + 1)); sv_pass "$*"; }
 
-# alive WHAT: the daemon is up and answers a lookup no cache can answer,
-# from another client, within a second.
-probes=0
-alive() {
-	local out
-	probes=$((probes + 1))
-	kill -0 "$daemon" 2>/dev/null || sv_fail "the daemon died after $1"
-	out=$(timeout 1 "${SV_NOBODY[@]}" stat "$v/absent-$probes" 2>&1) && sv_fail "absent-$probes exists"
-	case $out in
-	*"No such file or directory"*) ;;
-	*) sv_fail "the daemon did not answer within a second after $1: $out" ;;
-	esac
-}
 
 # 1. getxattr of a missing attribute, from 4 processes of 8 threads at once,
 # twice: every answer is ENODATA, whatever the daemon's locks went through
@@ -66,7 +53,7 @@ done
 per=$((threads * calls))
 answers=$(cat "$SV_TMP"/storm.*.* | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')
 [ "$answers" = "8 calls=$per ENODATA=$per;" ] || sv_fail "getxattr of a missing attribute answered (count, answers): $answers"
-alive "the getxattr storms"
+sv_alive "$v" "the getxattr storms"
 case_ok "$((8 * per)) getxattr calls of a missing attribute by $((4 * threads)) threads at once: every one ENODATA"
 
 # xattr_names PATH [PREFIX...]: the names of PATH's xattrs as the command
@@ -99,7 +86,7 @@ for f in trusted-file trusted-dir; do
 		case $out in *"No such attribute"*) ;; *) sv_fail "$f: nobody's getxattr of trusted.*: $out" ;; esac
 	done
 done
-alive "trusted.* xattrs"
+sv_alive "$v" "trusted.* xattrs"
 case_ok "trusted.* xattrs of a file and a directory: listed and read by root, neither listed nor read by nobody (also with virtfs_xattrs), as in SOURCE"
 sv_unmount "$SV_TMP/view-virtfs"
 
@@ -122,7 +109,7 @@ out=$(as_nobody cat "$v/tightened-dir/other" 2>&1) && sv_fail "nobody looked up 
 case $out in *"Permission denied"*) ;; *) sv_fail "the directory whose mode is now 0700: $out" ;; esac
 [ "$(cat "$v/tightened" "$v/tightened-dir/other")" = "$(printf 'tightened\nother')" ] ||
 	sv_fail "root cannot read the files whose modes were tightened"
-alive "modes tightened"
+sv_alive "$v" "modes tightened"
 case_ok "a file made 0600 and a directory 0700 in SOURCE while the kernel holds them as 0644 and 0755: nobody gets EACCES at open and at lookup, root reads"
 
 kill -0 "$daemon" || sv_fail "the daemon died"

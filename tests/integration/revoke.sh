@@ -31,20 +31,8 @@ sv_mount "$src" "$mnt" -o allow_other,closure="$closure"
 daemon=$SV_DAEMON
 v_other=$mnt/${other##*/} v_revoked=$mnt/${revoked##*/} v_moved=$mnt/${moved##*/}
 cases=0
-probes=0
 case_ok() { cases=$((cases + 1)); sv_pass "$*"; }
 
-# The daemon is up and answers a lookup no cache can answer within a second.
-alive() {
-	local out
-	probes=$((probes + 1))
-	kill -0 "$daemon" 2>/dev/null || sv_fail "the daemon died after $1"
-	out=$(timeout 1 stat "$v_other/absent-$probes" 2>&1) && sv_fail "absent-$probes exists"
-	case $out in
-	*"No such file or directory"*) ;;
-	*) sv_fail "the daemon did not answer within a second after $1: $out" ;;
-	esac
-}
 
 # reload ENTRY...: the closure becomes these entries, and the daemon has
 # re-read it once SIGHUP's reload is logged.
@@ -70,7 +58,7 @@ read -ra id <<<"$ids"
 for n in "${id[@]}"; do
 	[ "$n" -lt 1000 ] || sv_fail "a node id is no counted number: $out"
 done
-alive "node ids"
+sv_alive "$v_other" "node ids"
 case_ok "node ids are counted numbers: $ids"
 
 # 2. A closure reload that removes a store path revokes all below it: a
@@ -111,10 +99,10 @@ wait "$handle_pid" || sv_fail "hold-handle: $(cat "$SV_TMP/handle.out")"
 [ "$(sed 1d "$SV_TMP/handle.out")" = "err ENOENT" ] ||
 	sv_fail "a file handle held across the reload: $(cat "$SV_TMP/handle.out")"
 out=$(cat "$v_revoked/sub/file" 2>&1) && sv_fail "the removed path is still read by name: $out"
-alive "the closure reload"
+sv_alive "$v_other" "the closure reload"
 reload "${other##*/}" "${revoked##*/}" "${moved##*/}"
 [ "$(cat "$v_revoked/sub/after")" = after ] || sv_fail "the path added again is not read"
-alive "the second reload"
+sv_alive "$v_other" "the second reload"
 case_ok "a reload that removed a store path: a directory fd, a working directory and a file handle held below it get ENOENT (a listing, a file read before, a file made after); added again, it is read again"
 
 # 3. A store path moved out of SOURCE while clients hold a directory of
@@ -148,7 +136,7 @@ exec {mcwd_fd}>&-
 wait "$mcwd_pid" || true
 [ "$(grep -c 'Stale file handle' "$SV_TMP/mcwd.out")" = 3 ] ||
 	sv_fail "a working directory held across the move: $(cat "$SV_TMP/mcwd.out")"
-alive "the move"
+sv_alive "$v_other" "the move"
 case_ok "a store path moved out of SOURCE: a directory fd and a working directory held in it get ESTALE (a listing, a file read before, a file made after)"
 
 # 4. A directory moved out from below a store path while clients hold it:
@@ -177,7 +165,7 @@ exec {dcwd_fd}>&-
 wait "$dcwd_pid" || true
 [ "$(grep -c 'Stale file handle' "$SV_TMP/dcwd.out")" = 3 ] ||
 	sv_fail "a working directory held across the move: $(cat "$SV_TMP/dcwd.out")"
-alive "the move below a store path"
+sv_alive "$v_other" "the move below a store path"
 case_ok "a directory moved out from below a store path: a directory fd and a working directory held in it get ESTALE (a listing, a file read before, a file made after)"
 
 kill -0 "$daemon" || sv_fail "the daemon died"
@@ -202,7 +190,7 @@ exec {fifo_fd}>&-
 wait "$fifo_pid" || sv_fail "hold-handle: $(cat "$SV_TMP/fifo.out")"
 [ "$(sed 1d "$SV_TMP/fifo.out")" = "err ENOENT" ] ||
 	sv_fail "a fifo shown as a file, held across the reload: $(cat "$SV_TMP/fifo.out")"
-alive "the reload under virtfs_xattrs"
+sv_alive "$v_other" "the reload under virtfs_xattrs"
 case_ok "virtfs_xattrs: a fifo shown as a file, held by a file handle across a reload that removed it, gets ENOENT"
 
 kill -0 "$daemon" || sv_fail "the daemon died"
