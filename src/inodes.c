@@ -36,12 +36,18 @@ struct sv_inode_table {
 	unsigned int max_dir_fds;
 };
 
+guint sv_dev_ino_hash(dev_t dev, ino_t ino)
+{
+	guint64 i = ino, d = dev;
+
+	return (guint)(i ^ (i >> 32) ^ (d * 0x9e3779b97f4a7c15ULL >> 32));
+}
+
 static guint dev_ino_hash(gconstpointer key)
 {
 	const struct sv_inode *inode = key;
-	guint64 ino = inode->ino, dev = inode->dev;
 
-	return (guint)(ino ^ (ino >> 32) ^ (dev * 0x9e3779b97f4a7c15ULL >> 32));
+	return sv_dev_ino_hash(inode->dev, inode->ino);
 }
 
 static gboolean dev_ino_equal(gconstpointer a, gconstpointer b)

@@ -126,6 +126,9 @@ struct sv_inode_table;
 struct sv_inode_table *sv_inode_table_new(int root_fd, unsigned int max_dir_fds);
 void sv_inode_table_free(struct sv_inode_table *table);
 
+/* A hash of a file of SOURCE's (st_dev, st_ino), for the tables keyed by it. */
+guint sv_dev_ino_hash(dev_t dev, ino_t ino);
+
 struct sv_inode *sv_inode_table_root(struct sv_inode_table *table);
 
 /*

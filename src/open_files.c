@@ -25,9 +25,8 @@ struct sv_open_files {
 static guint dev_ino_hash(gconstpointer key)
 {
 	const struct open_file *f = key;
-	guint64 ino = f->ino, dev = f->dev;
 
-	return (guint)(ino ^ (ino >> 32) ^ (dev * 0x9e3779b97f4a7c15ULL >> 32));
+	return sv_dev_ino_hash(f->dev, f->ino);
 }
 
 static gboolean dev_ino_equal(gconstpointer a, gconstpointer b)
