@@ -61,27 +61,46 @@ done
 sv_alive "$v_other" "node ids"
 case_ok "node ids are counted numbers: $ids"
 
+# hold_cwd NAME DIR LATER: a shell holds DIR as its working directory
+# until release_cwd NAME, then reads file and LATER there and lists it.
+hold_cwd() {
+	local fd
+	mkfifo "$SV_TMP/$1.in"
+	(
+		set +e
+		cd "$2" || exit
+		echo held >"$SV_TMP/$1.out"
+		read -r _
+		{ cat file; cat "$3"; ls; } >>"$SV_TMP/$1.out" 2>&1
+	) <"$SV_TMP/$1.in" &
+	eval "held_pid_$1=$!"
+	exec {fd}>"$SV_TMP/$1.in"
+	eval "held_fd_$1=$fd"
+	sv_wait_for "$SV_TMP/$1.out" 10
+}
+
+# release_cwd NAME ERROR WHAT: all three of NAME's reads after WHAT gave ERROR.
+release_cwd() {
+	local fd pid
+	eval "fd=\$held_fd_$1 pid=\$held_pid_$1"
+	exec {fd}>&-
+	wait "$pid" || true
+	[ "$(grep -c "$2" "$SV_TMP/$1.out")" = 3 ] ||
+		sv_fail "a working directory held across $3: $(cat "$SV_TMP/$1.out")"
+}
+
 # 2. A closure reload that removes a store path revokes all below it: a
 # directory fd held there, a working directory there, a file handle
 # (open_by_handle_at, as virtiofsd holds inodes), and a file made there
 # after the reload.  A reload that adds the path again restores it.
 # Each holder inherits the pipes of those started before it: they are
 # released in the reverse order.
-mkfifo "$SV_TMP/handle.in" "$SV_TMP/cwd.in"
+mkfifo "$SV_TMP/handle.in"
 "$PROBE" hold-handle "$v_revoked/sub/handle" <"$SV_TMP/handle.in" >"$SV_TMP/handle.out" &
 handle_pid=$!
 exec {handle_fd}>"$SV_TMP/handle.in"
 sv_wait_for "$SV_TMP/handle.out" 10
-(
-	set +e
-	cd "$v_revoked/sub" || exit
-	echo held >"$SV_TMP/cwd.out"
-	read -r _
-	{ cat file; cat after; ls; } >>"$SV_TMP/cwd.out" 2>&1
-) <"$SV_TMP/cwd.in" &
-cwd_pid=$!
-exec {cwd_fd}>"$SV_TMP/cwd.in"
-sv_wait_for "$SV_TMP/cwd.out" 10
+hold_cwd cwd "$v_revoked/sub" after
 sv_hold_dir revoked "$v_revoked/sub" 0 file
 cat "$v_revoked/sub/file" >/dev/null
 reload "${other##*/}" "${moved##*/}"
@@ -90,10 +109,7 @@ echo after >"$revoked/sub/after"
 sv_release_dir revoked
 [ "$SV_RELEASED" = "list err ENOENT file err ENOENT " ] ||
 	sv_fail "a directory fd held across the reload: $SV_RELEASED"
-exec {cwd_fd}>&-
-wait "$cwd_pid" || true
-[ "$(grep -c 'No such file or directory' "$SV_TMP/cwd.out")" = 3 ] ||
-	sv_fail "a working directory held across the reload: $(cat "$SV_TMP/cwd.out")"
+release_cwd cwd 'No such file or directory' "the reload"
 exec {handle_fd}>&-
 wait "$handle_pid" || sv_fail "hold-handle: $(cat "$SV_TMP/handle.out")"
 [ "$(sed 1d "$SV_TMP/handle.out")" = "err ENOENT" ] ||
@@ -108,17 +124,7 @@ case_ok "a reload that removed a store path: a directory fd, a working directory
 # 3. A store path moved out of SOURCE while clients hold a directory of
 # it (a working directory, a directory fd): what they hold answers ESTALE,
 # also for a file made there after the move.
-mkfifo "$SV_TMP/mcwd.in"
-(
-	set +e
-	cd "$v_moved/dir" || exit
-	echo held >"$SV_TMP/mcwd.out"
-	read -r _
-	{ cat file; cat new; ls; } >>"$SV_TMP/mcwd.out" 2>&1
-) <"$SV_TMP/mcwd.in" &
-mcwd_pid=$!
-exec {mcwd_fd}>"$SV_TMP/mcwd.in"
-sv_wait_for "$SV_TMP/mcwd.out" 10
+hold_cwd mcwd "$v_moved/dir" new
 sv_hold_dir moved "$v_moved/dir" 0 new
 cat "$v_moved/dir/file" >/dev/null
 mv "$moved" "$outside/"
@@ -132,27 +138,14 @@ done
 sv_release_dir moved
 [ "$SV_RELEASED" = "list err ESTALE new err ESTALE " ] ||
 	sv_fail "a directory fd held across the move: $SV_RELEASED"
-exec {mcwd_fd}>&-
-wait "$mcwd_pid" || true
-[ "$(grep -c 'Stale file handle' "$SV_TMP/mcwd.out")" = 3 ] ||
-	sv_fail "a working directory held across the move: $(cat "$SV_TMP/mcwd.out")"
+release_cwd mcwd 'Stale file handle' "the move"
 sv_alive "$v_other" "the move"
 case_ok "a store path moved out of SOURCE: a directory fd and a working directory held in it get ESTALE (a listing, a file read before, a file made after)"
 
 # 4. A directory moved out from below a store path while clients hold it:
 # what they hold answers ESTALE once the daemon's trust in its cached fd
 # (one second) has run out, also for a file made there after the move.
-mkfifo "$SV_TMP/dcwd.in"
-(
-	set +e
-	cd "$v_other/deep/dir" || exit
-	echo held >"$SV_TMP/dcwd.out"
-	read -r _
-	{ cat file; cat new; ls; } >>"$SV_TMP/dcwd.out" 2>&1
-) <"$SV_TMP/dcwd.in" &
-dcwd_pid=$!
-exec {dcwd_fd}>"$SV_TMP/dcwd.in"
-sv_wait_for "$SV_TMP/dcwd.out" 10
+hold_cwd dcwd "$v_other/deep/dir" new
 sv_hold_dir deep "$v_other/deep/dir" 0 new
 cat "$v_other/deep/dir/file" >/dev/null
 mv "$other/deep" "$outside/"
@@ -161,10 +154,7 @@ sleep 1.2
 sv_release_dir deep
 [ "$SV_RELEASED" = "list err ESTALE new err ESTALE " ] ||
 	sv_fail "a directory fd held across the move: $SV_RELEASED"
-exec {dcwd_fd}>&-
-wait "$dcwd_pid" || true
-[ "$(grep -c 'Stale file handle' "$SV_TMP/dcwd.out")" = 3 ] ||
-	sv_fail "a working directory held across the move: $(cat "$SV_TMP/dcwd.out")"
+release_cwd dcwd 'Stale file handle' "the move"
 sv_alive "$v_other" "the move below a store path"
 case_ok "a directory moved out from below a store path: a directory fd and a working directory held in it get ESTALE (a listing, a file read before, a file made after)"
 
